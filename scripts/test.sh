@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs callwarden with its test tools into .venv, then runs the whole suite:
+# lint, format check, type check, and the tests against SQLite and against PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+echo "== ruff"
+.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/ruff format --check src tests benchmarks scripts
+echo "== mypy"
+.venv/bin/mypy
+
+PG_URL="${CALLWARDEN_TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+
+echo "== tests on SQLite"
+CALLWARDEN_TEST_DATABASE_URL="" .venv/bin/pytest -q --cov=callwarden --cov-report=term:skip-covered "$@"
+
+if .venv/bin/python - "$PG_URL" <<'PYEOF'
+import sys
+import sqlalchemy
+try:
+    with sqlalchemy.create_engine(sys.argv[1]).connect() as c:
+        c.execute(sqlalchemy.text("select 1"))
+except Exception as exc:
+    print(f"PostgreSQL unreachable: {exc.__class__.__name__}")
+    sys.exit(1)
+PYEOF
+then
+    echo "== tests on PostgreSQL ($PG_URL)"
+    CALLWARDEN_TEST_DATABASE_URL="$PG_URL" .venv/bin/pytest -q "$@"
+elif [ -n "${CI:-}" ]; then
+    echo "PostgreSQL is required in CI but is not reachable at $PG_URL" >&2
+    exit 1
+else
+    echo "== SKIPPED the PostgreSQL half: nothing answers at $PG_URL (start PostgreSQL, or set CALLWARDEN_TEST_PG_URL)"
+fi

@@ -1,0 +1,5 @@
+"""`python -m callwarden` runs the command line."""
+
+from callwarden.cli import main
+
+main()

@@ -1,0 +1,122 @@
+"""The HTTP application: routes of every domain, error mapping, health and readiness."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from callwarden import __version__, migrate
+from callwarden.config import Settings, get_settings
+from callwarden.db import make_engine, make_session_factory
+from callwarden.dnc import api as dnc_api
+from callwarden.dnc.runtime import DncRuntime
+from callwarden.errors import CallwardenError, Conflict, NotFound, PermissionDenied
+from callwarden.logging import get_logger
+from callwarden.security import api as security_api
+
+log = get_logger("callwarden.app")
+
+STATUS = {
+    security_api.Unauthenticated: 401,
+    security_api.Forbidden: 403,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+}
+
+
+def _status_for(exc: CallwardenError) -> int:
+    for cls, code in STATUS.items():
+        if isinstance(exc, cls):
+            return code
+    return 422
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for the given settings (defaults: environment)."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    factory = make_session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.dnc.load()
+        yield
+        app.state.dnc.close()
+        engine.dispose()
+
+    app = FastAPI(
+        title="callwarden",
+        version=__version__,
+        description="Contact-center compliance: Do-Not-Call registries, scrubbing, access control.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = factory
+    app.state.dnc = DncRuntime(settings=settings, session_factory=factory)
+
+    @app.exception_handler(CallwardenError)
+    async def _callwarden_error(_request: Request, exc: CallwardenError) -> JSONResponse:
+        status = _status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        return JSONResponse(status_code=status, content=body, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            status_code=422,
+            content=jsonable_encoder(
+                {"error": "invalid_input", "message": "the request is not valid", "errors": errors}
+            ),
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("internal_error", path=request.url.path, error=repr(exc))
+        return JSONResponse(
+            status_code=500,
+            content={"error": "internal", "message": "internal error; see the service log"},
+        )
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers (no credential; no data)."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        """Readiness: database reachable, schema current, DNC index loaded."""
+        checks: dict[str, str] = {}
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+            current = migrate.current_revision(engine)
+            checks["schema"] = "ok" if current == migrate.head_revision(engine) else "outdated"
+        except Exception as exc:  # readiness must answer, never raise
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["dnc_index"] = "ok" if app.state.dnc.loaded else "loading"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            status_code=200 if ready else 503,
+            content={"status": "ready" if ready else "not_ready", "checks": checks},
+        )
+
+    app.include_router(security_api.router)
+    app.include_router(dnc_api.router)
+    return app

@@ -1,0 +1,50 @@
+"""Settings: environment variables prefixed CALLWARDEN_, optionally a settings file."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service, read once from the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLWARDEN_",
+        env_file=os.environ.get("CALLWARDEN_SETTINGS_FILE"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(default=Path("./callwarden-data"))
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "info"
+    # 16 CFR 310.4(b)(3)(iv) / 47 CFR 64.1200(c)(2)(i)(D): registry copy no older than 31 days.
+    dnc_max_age_days: int = 31
+    dnc_archive_sources: bool = True
+    dnc_batch_limit: int = 100_000
+    scrub_batch_rows: int = 500_000
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'callwarden.db').resolve()}"
+
+    @property
+    def dnc_dir(self) -> Path:
+        """Where DNC index files and archived source files live."""
+        return self.data_dir / "dnc"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own)."""
+    return Settings()

@@ -1,0 +1,406 @@
+"""HTTP routes of the Do-Not-Call domain: lookups, status, the internal list, scrubs."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.orm import Session
+
+from callwarden import phone
+from callwarden.audit import service as audit
+from callwarden.db import utcnow
+from callwarden.dnc import scrub as scrubbing
+from callwarden.dnc import service
+from callwarden.dnc.runtime import DncRuntime, ListAnswer
+from callwarden.errors import ValidationFailed
+from callwarden.security.api import get_session, require
+from callwarden.security.roles import Permission
+from callwarden.security.service import Principal
+
+router = APIRouter(prefix="/v1", tags=["dnc"])
+
+MAX_BATCH = 100_000
+
+
+class ListResult(BaseModel):
+    """One list's answer for one number."""
+
+    list: str
+    kind: str
+    status: Literal["hit", "miss", "unknown"]
+    reason: str | None = None
+    as_of: datetime | None = None
+    since: datetime | None = None
+    snapshot_id: int | None = None
+    in_stale_data: bool = False
+
+
+class InternalEntryOut(BaseModel):
+    """An internal Do-Not-Call entry."""
+
+    id: int
+    number: str
+    channel: str
+    seller: str
+    source: str
+    added_at: datetime
+    added_by: str
+    note: str | None = None
+    active: bool = True
+    removed_at: datetime | None = None
+    removed_by: str | None = None
+    removal_reason: str | None = None
+
+
+class LookupResult(BaseModel):
+    """Every list's answer for one number."""
+
+    input: str
+    number: str | None = None
+    valid: bool
+    error: str | None = None
+    listed: bool = False
+    unknown: bool = False
+    lists: list[ListResult] = []
+    internal: list[InternalEntryOut] = []
+
+
+class LookupIn(BaseModel):
+    """A batch lookup: up to 100,000 numbers in any common format."""
+
+    numbers: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+    at: AwareDatetime | None = None
+
+
+class LookupOut(BaseModel):
+    """Answers in the order asked."""
+
+    at: datetime
+    results: list[LookupResult]
+
+
+class InternalIn(BaseModel):
+    """A consumer's Do-Not-Call request."""
+
+    number: str = Field(min_length=1, max_length=64)
+    channel: Literal["voice", "sms", "email", "all"] = "all"
+    seller: str = Field(default="*", max_length=200)
+    source: Literal[
+        "agent_disposition", "ivr", "sms_keyword", "email", "web_form", "letter", "api", "import", "other"
+    ] = "api"
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RemoveIn(BaseModel):
+    """Why an internal entry is being removed."""
+
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+def runtime(request: Request) -> DncRuntime:
+    """The process's DNC runtime."""
+    rt: DncRuntime = request.app.state.dnc
+    return rt
+
+
+def _parse_number(value: str, field: str = "number") -> phone.PhoneNumber:
+    try:
+        return phone.parse(value)
+    except phone.InvalidPhoneNumber as exc:
+        raise ValidationFailed(exc.message, field=field) from None
+
+
+def _entry_out(e: Any) -> InternalEntryOut:
+    return InternalEntryOut(
+        id=e.id,
+        number=phone.parse_e164_int(e.number).e164,
+        channel=e.channel,
+        seller=e.seller,
+        source=e.source,
+        added_at=e.added_at,
+        added_by=e.added_by,
+        note=getattr(e, "note", None),
+        active=getattr(e, "active", True),
+        removed_at=getattr(e, "removed_at", None),
+        removed_by=getattr(e, "removed_by", None),
+        removal_reason=getattr(e, "removal_reason", None),
+    )
+
+
+def _result(
+    raw: str, number: phone.PhoneNumber, answers: list[ListAnswer], since: dict[str, datetime]
+) -> LookupResult:
+    lists = [
+        ListResult(
+            list=a.list_key,
+            kind=a.kind,
+            status=a.status,  # type: ignore[arg-type]
+            reason=a.reason,
+            as_of=a.as_of,
+            since=since.get(a.list_key)
+            or (a.entries and min(e.added_at for e in a.entries))
+            or None,
+            snapshot_id=a.snapshot_id,
+            in_stale_data=a.in_stale_data,
+        )
+        for a in answers
+    ]
+    internal = [_entry_out(e) for a in answers for e in a.entries]
+    return LookupResult(
+        input=raw,
+        number=number.e164,
+        valid=True,
+        listed=any(a.status == "hit" for a in answers),
+        unknown=any(a.status == "unknown" for a in answers),
+        lists=lists,
+        internal=internal,
+    )
+
+
+def _since(session: Session, rt: DncRuntime, number: int, answers: list[ListAnswer]) -> dict[str, datetime]:
+    hit_ids = {lst.id: lst.key for lst in rt.lists if any(a.list_key == lst.key and a.status == "hit" for a in answers)}
+    if not hit_ids:
+        return {}
+    found = service.listed_since(session=session, list_ids=list(hit_ids), number=number)
+    return {hit_ids[i]: t for i, t in found.items()}
+
+
+@router.get("/dnc/status", tags=["dnc"])
+def dnc_status(
+    principal: Annotated[Principal, Depends(require(Permission.DNC_STATUS))],
+    session: Annotated[Session, Depends(get_session)],
+) -> dict[str, Any]:
+    """Per list: entries, area codes covered, age of the data, last import."""
+    at = utcnow()
+    return {"at": at, "max_age_days_default": 31, "lists": service.list_status(session=session, at=at)}
+
+
+@router.get("/dnc/snapshots", tags=["dnc"])
+def dnc_snapshots(
+    principal: Annotated[Principal, Depends(require(Permission.DNC_STATUS))],
+    session: Annotated[Session, Depends(get_session)],
+    list: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[dict[str, Any]]:
+    """Recent imports with their counts."""
+    out = []
+    for s in service.snapshots(session=session, list_key=list, limit=limit):
+        out.append(
+            {
+                c: getattr(s, c)
+                for c in (
+                    "id", "kind", "format", "obtained_at", "started_at", "finished_at", "status",
+                    "lines_read", "added", "deleted", "rejected", "duplicates", "total_after",
+                    "imported_by", "error",
+                )
+            }
+        )
+    return out
+
+
+@router.get("/dnc/snapshots/{snapshot_id}/errors", tags=["dnc"])
+def dnc_snapshot_errors(
+    snapshot_id: int,
+    principal: Annotated[Principal, Depends(require(Permission.DNC_IMPORT_ERRORS))],
+    session: Annotated[Session, Depends(get_session)],
+) -> list[dict[str, Any]]:
+    """The malformed lines of one import, with file and line number."""
+    return [
+        {"file": e.file, "line_no": e.line_no, "content": e.content, "reason": e.reason}
+        for e in service.snapshot_errors(session=session, snapshot_id=snapshot_id)
+    ]
+
+
+@router.post("/dnc/lookup", response_model=LookupOut, tags=["dnc"])
+def dnc_lookup_batch(
+    body: LookupIn,
+    principal: Annotated[Principal, Depends(require(Permission.DNC_READ))],
+    session: Annotated[Session, Depends(get_session)],
+    rt: Annotated[DncRuntime, Depends(runtime)],
+) -> LookupOut:
+    """Look up to 100,000 numbers at once; invalid numbers are answered, not fatal."""
+    at = body.at or utcnow()
+    rt.sync(session)
+    values, reasons = phone.normalize_many(body.numbers)
+    valid = [i for i, r in enumerate(reasons) if r is None]
+    answers = rt.lookup_many(values[valid], at=at) if valid else []
+    results: list[LookupResult] = []
+    it = iter(answers)
+    for raw, n, reason in zip(body.numbers, values.tolist(), reasons, strict=True):
+        if reason is not None:
+            results.append(LookupResult(input=raw, valid=False, error=reason))
+            continue
+        ans = next(it)
+        results.append(_result(raw, phone.parse_e164_int(n), ans, {}))
+    digest = hashlib.sha256("\n".join(body.numbers).encode()).hexdigest()
+    audit.record(
+        session=session,
+        type="dnc.lookup.batch",
+        actor=principal.name,
+        actor_role=principal.role.value,
+        subject=f"batch:{len(body.numbers)}",
+        body={"count": len(body.numbers), "sha256": digest, "at": at.isoformat()},
+    )
+    return LookupOut(at=at, results=results)
+
+
+@router.get("/dnc/{number}", response_model=LookupResult, tags=["dnc"])
+def dnc_lookup(
+    number: str,
+    principal: Annotated[Principal, Depends(require(Permission.DNC_READ))],
+    session: Annotated[Session, Depends(get_session)],
+    rt: Annotated[DncRuntime, Depends(runtime)],
+    at: AwareDatetime | None = None,
+) -> LookupResult:
+    """Every list's answer for one number, with since-when for hits."""
+    parsed = _parse_number(number)
+    rt.sync(session)
+    answers = rt.lookup_one(parsed.digits, at=at)
+    result = _result(number, parsed, answers, _since(session, rt, parsed.digits, answers))
+    audit.record(
+        session=session,
+        type="dnc.lookup",
+        actor=principal.name,
+        actor_role=principal.role.value,
+        subject=parsed.e164,
+        body={"listed": result.listed, "unknown": result.unknown},
+    )
+    return result
+
+
+@router.post(
+    "/dnc/internal", status_code=status.HTTP_201_CREATED, response_model=InternalEntryOut, tags=["dnc"]
+)
+def internal_add(
+    body: InternalIn,
+    principal: Annotated[Principal, Depends(require(Permission.DNC_INTERNAL_ADD))],
+    session: Annotated[Session, Depends(get_session)],
+) -> InternalEntryOut:
+    """Record a Do-Not-Call request on the internal list (effective for the next lookup)."""
+    parsed = _parse_number(body.number)
+    entry = service.add_internal(
+        session=session,
+        number=parsed,
+        channel=body.channel,
+        seller=body.seller,
+        source=body.source,
+        note=body.note,
+        actor=principal,
+    )
+    return _entry_out(entry)
+
+
+@router.get("/dnc/internal/entries", response_model=list[InternalEntryOut], tags=["dnc"])
+def internal_list(
+    number: str,
+    principal: Annotated[Principal, Depends(require(Permission.DNC_READ))],
+    session: Annotated[Session, Depends(get_session)],
+    include_removed: bool = False,
+) -> list[InternalEntryOut]:
+    """A number's internal entries (with removed ones when asked)."""
+    parsed = _parse_number(number)
+    entries = service.internal_entries(
+        session=session, number=parsed.digits, include_removed=include_removed
+    )
+    audit.record(
+        session=session,
+        type="dnc.internal.read",
+        actor=principal.name,
+        actor_role=principal.role.value,
+        subject=parsed.e164,
+        body={"entries": len(entries)},
+    )
+    return [_entry_out(e) for e in entries]
+
+
+@router.post("/dnc/internal/{entry_id}/remove", response_model=InternalEntryOut, tags=["dnc"])
+def internal_remove(
+    entry_id: int,
+    body: RemoveIn,
+    principal: Annotated[Principal, Depends(require(Permission.DNC_INTERNAL_REMOVE))],
+    session: Annotated[Session, Depends(get_session)],
+) -> InternalEntryOut:
+    """Remove an internal entry (compliance role only; audited; history kept)."""
+    entry = service.remove_internal(
+        session=session, entry_id=entry_id, reason=body.reason, actor=principal
+    )
+    return _entry_out(entry)
+
+
+@router.post("/scrubs", tags=["dnc"])
+async def create_scrub(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.DNC_SCRUB))],
+    rt: Annotated[DncRuntime, Depends(runtime)],
+    output: Literal["clean", "rejects", "annotated"] = "clean",
+    column: str | None = None,
+    seller: str | None = None,
+    channel: Literal["voice", "sms", "email", "all"] | None = None,
+    at: AwareDatetime | None = None,
+) -> StreamingResponse:
+    """Scrub a CSV sent as the request body; streams back the clean rows, the rejects, or all rows annotated."""
+    settings = request.app.state.settings
+    tmp_dir = Path(settings.data_dir) / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    # The upload is spooled to a private temp file chunk by chunk (never held whole in memory)
+    # and deleted as soon as the response is finished.
+    fd, name = tempfile.mkstemp(prefix="scrub-", suffix=".csv", dir=tmp_dir)
+    src = Path(name)
+    size = 0
+    try:
+        with open(fd, "wb") as fh:
+            async for block in request.stream():
+                size += len(block)
+                fh.write(block)
+        if size == 0:
+            raise ValidationFailed("the request body must be a CSV file with a header row", field="body")
+        with request.app.state.session_factory() as session:
+            rt.sync(session)
+        plan = scrubbing.plan(src, column=column)
+    except BaseException:
+        src.unlink(missing_ok=True)
+        raise
+    when = at or utcnow()
+    factory = request.app.state.session_factory
+
+    def body() -> Iterator[bytes]:
+        try:
+            summary: scrubbing.ScrubSummary | None = None
+            gen = scrubbing.scrub_stream(
+                rt, plan, output=output, at=when, seller=seller, channel=channel
+            )
+            while True:
+                try:
+                    yield next(gen)
+                except StopIteration as stop:
+                    summary = stop.value
+                    break
+            with factory() as session:
+                audit.record(
+                    session=session,
+                    type="dnc.scrub",
+                    actor=principal.name,
+                    actor_role=principal.role.value,
+                    subject=f"scrub:{plan.column}",
+                    body={"output": output, "bytes": size, **(summary.as_dict() if summary else {})},
+                )
+                session.commit()
+        finally:
+            src.unlink(missing_ok=True)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{output}.csv"',
+            "X-Callwarden-Phone-Column": plan.column,
+        },
+    )

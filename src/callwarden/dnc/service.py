@@ -1,0 +1,883 @@
+"""Do-Not-Call service functions: lists, imports (snapshots), the internal list, status.
+
+Imports are atomic: the new index is written to a new file and becomes current
+in one database transaction, together with its snapshot record and coverage.
+A failed or killed import leaves the previous snapshot answering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from callwarden import phone
+from callwarden.audit import service as audit
+from callwarden.config import Settings
+from callwarden.db import utcnow
+from callwarden.dnc import flatfile
+from callwarden.dnc.index import IndexBuilder, ListIndex
+from callwarden.dnc.runtime import is_stale
+from callwarden.dnc.models import (
+    DncCoverage,
+    DncInternalEntry,
+    DncInternalEvent,
+    DncList,
+    DncNumberChange,
+    DncSnapshot,
+    DncSnapshotError,
+    DncSync,
+)
+from callwarden.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from callwarden.security.roles import Role
+from callwarden.security.service import Principal
+
+CHANNELS = ("voice", "sms", "email", "all")
+SOURCES = (
+    "agent_disposition",
+    "ivr",
+    "sms_keyword",
+    "email",
+    "web_form",
+    "letter",
+    "api",
+    "import",
+    "other",
+)
+FORMATS = ("ftc_flat", "ftc_changes", "canada_flat", "numbers", "csv")
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
+    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP".split()
+)
+MAX_ERRORS_KEPT = 10_000
+CHUNK_BYTES = 64 << 20
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+Progress = Callable[[int], None]
+
+
+# -- lists -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """What a list key means: its kind, code, title and freshness limit."""
+
+    key: str
+    kind: str
+    code: str
+    title: str
+    max_age_days: int | None
+
+
+def list_spec(key: str, *, max_age_days: int = 31) -> ListSpec:
+    """Validate a list key (national, canada, internal, state:XX, custom:name)."""
+    key = key.strip()
+    if key == "national":
+        return ListSpec(key, "national", "US", "US National Do Not Call Registry", max_age_days)
+    if key == "canada":
+        return ListSpec(key, "canada", "CA", "Canada National DNCL", max_age_days)
+    if key == "internal":
+        return ListSpec(key, "internal", "internal", "Internal Do-Not-Call list", None)
+    kind, _, code = key.partition(":")
+    if kind == "state":
+        code = code.upper()
+        if code not in US_STATES:
+            raise ValidationFailed(f"unknown state code {code!r}", field="list")
+        return ListSpec(f"state:{code}", "state", code, f"{code} state Do-Not-Call list", max_age_days)
+    if kind == "custom":
+        code = code.lower()
+        if not _SLUG.match(code):
+            raise ValidationFailed(
+                "custom list names are 1-63 lowercase letters, digits, _ or -", field="list"
+            )
+        return ListSpec(f"custom:{code}", "custom", code, f"Custom suppression list {code}", max_age_days)
+    raise ValidationFailed(
+        f"unknown list {key!r}: use national, canada, state:XX or custom:NAME", field="list"
+    )
+
+
+def ensure_list(*, session: Session, spec: ListSpec) -> DncList:
+    """The list row for a spec, created on first use."""
+    row = session.scalar(select(DncList).where(DncList.key == spec.key))
+    if row is None:
+        now = utcnow()
+        row = DncList(
+            key=spec.key,
+            kind=spec.kind,
+            code=spec.code,
+            title=spec.title,
+            max_age_days=spec.max_age_days,
+            index_generation=0,
+            entries=0,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _bump_sync(session: Session) -> None:
+    updated = session.execute(
+        update(DncSync).where(DncSync.id == 1).values(generation=DncSync.generation + 1)
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(DncSync(id=1, generation=1))
+        session.flush()
+
+
+def parse_obtained(value: str | date | datetime) -> datetime:
+    """When the data was obtained: a date means the start of that day (UTC), the conservative end."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValidationFailed("obtained time needs a time zone (or give a date)", field="obtained")
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=UTC)
+    try:
+        if len(value.strip()) == 10:
+            return datetime.combine(date.fromisoformat(value.strip()), time(0), tzinfo=UTC)
+        return parse_obtained(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        raise ValidationFailed(
+            f"obtained must be an ISO date (YYYY-MM-DD) or date-time, not {value!r}",
+            field="obtained",
+        ) from None
+
+
+# -- imports ---------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    """What an import did, for the CLI and the API."""
+
+    snapshot_id: int
+    list_key: str
+    kind: str
+    format: str
+    area_codes: list[int] | None
+    obtained_at: datetime
+    lines_read: int = 0
+    added: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    total_after: int = 0
+    seconds: float = 0.0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Tally:
+    lines: int = 0
+    added: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def bad(self, file: str, line_no: int, content: str, reason: str) -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(
+                {"file": file, "line_no": line_no, "content": content[:200], "reason": reason}
+            )
+
+
+def _iter_sources(paths: Sequence[Path]) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """(display name, byte stream) for every plain file and every member of every zip."""
+    for path in paths:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                members = [m for m in zf.infolist() if not m.is_dir()]
+                if not members:
+                    raise ValidationFailed(f"{path.name}: the zip archive holds no file")
+                for m in members:
+                    with zf.open(m) as fh:
+                        yield f"{path.name}:{m.filename}", iter(lambda fh=fh: fh.read(CHUNK_BYTES), b"")
+        else:
+            with path.open("rb") as fh:
+                yield path.name, iter(lambda fh=fh: fh.read(CHUNK_BYTES), b"")
+
+
+def _line_chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
+    """Re-cut a byte stream so that every chunk ends at a line end (the last may not)."""
+    carry = b""
+    for block in stream:
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        yield data[: cut + 1]
+        carry = data[cut + 1 :]
+    if carry:
+        yield carry
+
+
+def _file_info(path: Path, archive_dir: Path | None) -> dict[str, Any]:
+    sha = hashlib.sha256()
+    size = 0
+    archived = None
+    if archive_dir is not None:
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        dest = archive_dir / path.name
+        with path.open("rb") as src, dest.open("wb") as dst:
+            while block := src.read(CHUNK_BYTES):
+                sha.update(block)
+                dst.write(block)
+                size += len(block)
+            dst.flush()
+            os.fsync(dst.fileno())
+        archived = str(dest)
+    else:
+        with path.open("rb") as src:
+            while block := src.read(CHUNK_BYTES):
+                sha.update(block)
+                size += len(block)
+    return {"name": path.name, "bytes": size, "sha256": sha.hexdigest(), "archived": archived}
+
+
+def _parse_flat(
+    paths: Sequence[Path],
+    builder: IndexBuilder,
+    tally: _Tally,
+    *,
+    changes: bool,
+    progress: Progress | None,
+) -> None:
+    parser = flatfile.parse_change_list if changes else flatfile.parse_area_code_flat
+    for name, stream in _iter_sources(paths):
+        first = 1
+        for chunk in _line_chunks(stream):
+            res = parser(chunk, first)
+            for ln, code in zip(res.bad_lines.tolist(), res.bad_reasons.tolist(), strict=True):
+                tally.bad(
+                    name,
+                    ln,
+                    flatfile.bad_line_text(chunk, ln - first + 1),
+                    flatfile.REASONS.get(code, "malformed line"),
+                )
+            nums = res.numbers
+            if changes:
+                assert res.ops is not None and res.timestamps is not None
+                _apply_changes(builder, nums, res.ops, tally)
+                tally.changes.append((nums, res.ops, res.timestamps))
+            elif nums.size:
+                added = builder.add(nums)
+                tally.added += added
+                tally.duplicates += int(nums.size) - added
+            tally.lines += res.lines
+            first += res.lines
+            if progress:
+                progress(len(chunk))
+
+
+def _apply_changes(builder: IndexBuilder, nums: np.ndarray, ops: np.ndarray, tally: _Tally) -> None:
+    """Apply adds and deletes in file order (a number added then deleted ends deleted)."""
+    if nums.size == 0:
+        return
+    bounds = np.flatnonzero(np.diff(ops)) + 1
+    for seg_n, seg_o in zip(np.split(nums, bounds), np.split(ops, bounds), strict=True):
+        if seg_o[0] > 0:
+            tally.added += builder.add(seg_n)
+        else:
+            tally.deleted += builder.remove(seg_n)
+
+
+def _parse_numbers(
+    paths: Sequence[Path],
+    builder: IndexBuilder,
+    tally: _Tally,
+    *,
+    column: str | None,
+    progress: Progress | None,
+) -> None:
+    """One number per line (any common format), or a CSV file with the named column."""
+    for name, stream in _iter_sources(paths):
+        if column is None:
+            first = 1
+            for chunk in _line_chunks(stream):
+                lines = chunk.decode("utf-8", errors="replace").splitlines()
+                _add_values(builder, tally, name, lines, first)
+                first += len(lines)
+                tally.lines += len(lines)
+                if progress:
+                    progress(len(chunk))
+        else:
+            data = b"".join(stream)
+            _parse_csv_bytes(builder, tally, name, data, column)
+            if progress:
+                progress(len(data))
+
+
+def _parse_csv_bytes(
+    builder: IndexBuilder, tally: _Tally, name: str, data: bytes, column: str
+) -> None:
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace")))
+    header = next(reader, None)
+    if header is None:
+        return
+    tally.lines += 1
+    names = [h.strip().lower() for h in header]
+    if column.strip().lower() not in names:
+        raise ValidationFailed(
+            f"{name}: no column named {column!r} (columns: {', '.join(header)})", field="column"
+        )
+    idx = names.index(column.strip().lower())
+    values: list[str] = []
+    line_nos: list[int] = []
+    for row in reader:
+        tally.lines += 1
+        line_nos.append(reader.line_num)
+        values.append(row[idx] if idx < len(row) else "")
+    _add_values(builder, tally, name, values, 0, line_nos=line_nos)
+
+
+def _add_values(
+    builder: IndexBuilder,
+    tally: _Tally,
+    name: str,
+    values: Sequence[str],
+    first: int,
+    *,
+    line_nos: Sequence[int] | None = None,
+) -> None:
+    nums, reasons = phone.normalize_many(values)
+    good = np.zeros(len(values), dtype=bool)
+    for i, (value, reason) in enumerate(zip(values, reasons, strict=True)):
+        ln = line_nos[i] if line_nos is not None else first + i
+        if reason is not None:
+            tally.bad(name, ln, value, f"invalid number: {reason}")
+        elif not (10_000_000_000 <= int(nums[i]) < 20_000_000_000):
+            tally.bad(name, ln, value, "not a NANP (+1) number")
+        else:
+            good[i] = True
+    picked = nums[good]
+    if picked.size:
+        added = builder.add(picked)
+        tally.added += added
+        tally.duplicates += int(picked.size) - added
+
+
+def _reap_dead_imports(session: Session, list_id: int) -> None:
+    """Mark imports left 'importing' by a process on this host that no longer exists."""
+    host = socket.gethostname()
+    for snap in session.scalars(
+        select(DncSnapshot).where(DncSnapshot.list_id == list_id, DncSnapshot.status == "importing")
+    ):
+        worker_host, _, pid = (snap.worker or "").rpartition(":")
+        if worker_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            snap.status = "failed"
+            snap.finished_at = utcnow()
+            snap.error = f"the importing process (pid {pid}) ended before finishing"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def import_files(
+    *,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    list_key: str,
+    fmt: str,
+    paths: Sequence[Path],
+    obtained: str | date | datetime,
+    actor: Principal,
+    area_codes: Sequence[int] | None = None,
+    column: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import registry files as a new snapshot of a list; all or nothing."""
+    started = utcnow()
+    if fmt not in FORMATS:
+        raise ValidationFailed(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", field="format")
+    spec = list_spec(list_key, max_age_days=settings.dnc_max_age_days)
+    if spec.kind == "internal":
+        raise ValidationFailed("the internal list is changed entry by entry, not imported", field="list")
+    if fmt == "csv" and not column:
+        raise ValidationFailed("a CSV import needs --column NAME", field="column")
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValidationFailed("no files given", field="files")
+    for p in paths:
+        if not p.is_file():
+            raise ValidationFailed(f"{p}: no such file", field="files")
+    codes = sorted({int(a) for a in area_codes}) if area_codes else None
+    for a in codes or ():
+        if not 200 <= a <= 999:
+            raise ValidationFailed(f"area code {a} is not a NANP area code", field="area_codes")
+    obtained_at = parse_obtained(obtained)
+    if obtained_at > started + timedelta(days=1):
+        raise ValidationFailed("obtained date is in the future", field="obtained")
+    changes = fmt == "ftc_changes"
+
+    with session_factory() as session:
+        lst = ensure_list(session=session, spec=spec)
+        _reap_dead_imports(session, lst.id)
+        base_generation = lst.index_generation
+        base_path = lst.index_path
+        snap = DncSnapshot(
+            list_id=lst.id,
+            kind="changes" if changes else "full",
+            format=fmt,
+            area_codes=json.dumps(codes) if codes is not None else None,
+            obtained_at=obtained_at,
+            started_at=started,
+            status="importing",
+            files="[]",
+            imported_by=actor.name,
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+        )
+        session.add(snap)
+        session.commit()
+        snapshot_id = snap.id
+        list_id = lst.id
+
+    index_dir = settings.dnc_dir / "index" / spec.key.replace(":", "_")
+    index_dir.mkdir(parents=True, exist_ok=True)
+    index_file = index_dir / f"{snapshot_id:08d}.idx"
+    try:
+        archive = (
+            settings.dnc_dir / "sources" / f"{snapshot_id:08d}" if settings.dnc_archive_sources else None
+        )
+        files = [_file_info(p, archive) for p in paths]
+        base = ListIndex.open(settings.dnc_dir / base_path) if base_path else None
+        tally = _Tally()
+        if changes:
+            if base is None:
+                raise ValidationFailed(
+                    "a change list needs a full snapshot of the list first", field="format"
+                )
+            builder = IndexBuilder(base)
+            _parse_flat(paths, builder, tally, changes=True, progress=progress)
+            covered = codes
+            mode = "refresh"
+        elif fmt in ("ftc_flat", "canada_flat"):
+            builder = IndexBuilder()
+            _parse_flat(paths, builder, tally, changes=False, progress=progress)
+            covered = sorted(set(codes or ()) | set(builder.npas()))
+            if base is not None:
+                keep = [n for n in base.npas() if n not in set(covered)]
+                for npa in keep:
+                    builder.add(base.numbers(npa))
+            mode = "merge"
+
+        else:
+            builder = IndexBuilder()
+            _parse_numbers(paths, builder, tally, column=column, progress=progress)
+            covered = codes  # None: a state or custom list answers for every number
+            mode = "replace"
+        builder.write(index_file)
+        total = builder.count()
+        report = ImportReport(
+            snapshot_id=snapshot_id,
+            list_key=spec.key,
+            kind="changes" if changes else "full",
+            format=fmt,
+            area_codes=covered,
+            obtained_at=obtained_at,
+            lines_read=tally.lines,
+            added=tally.added,
+            deleted=tally.deleted,
+            rejected=tally.rejected,
+            duplicates=tally.duplicates,
+            total_after=total,
+            errors=tally.errors,
+            files=files,
+        )
+        _commit_snapshot(
+            session_factory=session_factory,
+            list_id=list_id,
+            snapshot_id=snapshot_id,
+            base_generation=base_generation,
+            index_rel=str(index_file.relative_to(settings.dnc_dir)),
+            report=report,
+            builder=builder,
+            changes=tally.changes,
+            actor=actor,
+            coverage_mode=mode,
+        )
+        if base is not None:
+            base.close()
+    except BaseException as exc:
+        index_file.unlink(missing_ok=True)
+        with session_factory() as session:
+            session.execute(
+                update(DncSnapshot)
+                .where(DncSnapshot.id == snapshot_id)
+                .values(status="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"[:2000])
+            )
+            session.commit()
+        raise
+    report.seconds = (utcnow() - started).total_seconds()
+    _collect_garbage(session_factory=session_factory, settings=settings, list_id=list_id)
+    return report
+
+
+def _commit_snapshot(
+    *,
+    session_factory: sessionmaker[Session],
+    list_id: int,
+    snapshot_id: int,
+    base_generation: int,
+    index_rel: str,
+    report: ImportReport,
+    builder: IndexBuilder,
+    changes: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    actor: Principal,
+    coverage_mode: str,
+) -> None:
+    """Make the new snapshot current in one transaction (or not at all)."""
+    now = utcnow()
+    with session_factory() as session:
+        lst = session.scalar(select(DncList).where(DncList.id == list_id).with_for_update())
+        assert lst is not None
+        if lst.index_generation != base_generation:
+            raise Conflict(
+                f"another import of {lst.key} finished while this one ran; run this import again"
+            )
+        lst.index_path = index_rel
+        lst.index_generation = base_generation + 1
+        lst.entries = report.total_after
+        lst.updated_at = now
+        # merge: a full area-code import replaces only its own area codes;
+        # replace: a full list-wide import replaces all coverage;
+        # refresh: a change list renews the date of what the list already covers.
+        if coverage_mode == "replace":
+            session.execute(delete(DncCoverage).where(DncCoverage.list_id == list_id))
+            session.flush()
+        npas: list[int | None]
+        if coverage_mode == "refresh" and report.area_codes is None:
+            npas = list(session.scalars(select(DncCoverage.npa).where(DncCoverage.list_id == list_id)))
+        elif report.area_codes is None:
+            npas = [None]
+        else:
+            npas = list(report.area_codes)
+        existing = {
+            c.npa: c
+            for c in session.scalars(select(DncCoverage).where(DncCoverage.list_id == list_id))
+        }
+        for npa in npas:
+            count = builder.count(npa) if npa is not None else builder.count()
+            cov = existing.get(npa)
+            if cov is None:
+                session.add(
+                    DncCoverage(
+                        list_id=list_id,
+                        npa=npa,
+                        snapshot_id=snapshot_id,
+                        obtained_at=report.obtained_at,
+                        count=count,
+                    )
+                )
+            else:
+                cov.snapshot_id = snapshot_id
+                cov.obtained_at = report.obtained_at
+                cov.count = count
+        snap = session.get(DncSnapshot, snapshot_id)
+        assert snap is not None
+        snap.status = "complete"
+        snap.finished_at = now
+        snap.files = json.dumps(report.files)
+        snap.area_codes = json.dumps(report.area_codes) if report.area_codes is not None else None
+        snap.lines_read = report.lines_read
+        snap.added = report.added
+        snap.deleted = report.deleted
+        snap.rejected = report.rejected
+        snap.duplicates = report.duplicates
+        snap.total_after = report.total_after
+        snap.index_path = index_rel
+        snap.error = None
+        if report.errors:
+            session.execute(
+                insert(DncSnapshotError), [{"snapshot_id": snapshot_id, **e} for e in report.errors]
+            )
+        for nums, ops, stamps in changes:
+            rows = [
+                {
+                    "list_id": list_id,
+                    "snapshot_id": snapshot_id,
+                    "number": n,
+                    "op": "A" if o > 0 else "D",
+                    "changed_at": datetime.fromtimestamp(t, UTC) if t >= 0 else None,
+                }
+                for n, o, t in zip(nums.tolist(), ops.tolist(), stamps.tolist(), strict=True)
+            ]
+            for i in range(0, len(rows), 10_000):
+                session.execute(insert(DncNumberChange), rows[i : i + 10_000])
+        _bump_sync(session)
+        audit.record(
+            session=session,
+            type="dnc.snapshot.imported",
+            actor=actor.name,
+            actor_role=actor.role.value,
+            subject=lst.key,
+            body={
+                "snapshot_id": snapshot_id,
+                "kind": report.kind,
+                "format": report.format,
+                "obtained_at": report.obtained_at.isoformat(),
+                "area_codes": report.area_codes,
+                "lines_read": report.lines_read,
+                "added": report.added,
+                "deleted": report.deleted,
+                "rejected": report.rejected,
+                "files": [{k: f[k] for k in ("name", "bytes", "sha256")} for f in report.files],
+            },
+        )
+        session.commit()
+
+
+def _collect_garbage(*, session_factory: sessionmaker[Session], settings: Settings, list_id: int) -> None:
+    """Delete index files older than the previous one (other processes may still map that one)."""
+    with session_factory() as session:
+        paths = list(
+            session.scalars(
+                select(DncSnapshot.index_path)
+                .where(DncSnapshot.list_id == list_id, DncSnapshot.status == "complete")
+                .order_by(DncSnapshot.id.desc())
+                .offset(2)
+            )
+        )
+    for rel in paths:
+        if rel:
+            (settings.dnc_dir / rel).unlink(missing_ok=True)
+
+
+# -- the internal list -----------------------------------------------------
+
+
+def _check_choice(value: str, allowed: Sequence[str], field_name: str) -> str:
+    v = value.strip().lower()
+    if v not in allowed:
+        raise ValidationFailed(f"{field_name} must be one of {', '.join(allowed)}", field=field_name)
+    return v
+
+
+def _serialize_internal_writers(session: Session) -> None:
+    # PostgreSQL can commit sequence values out of order; a transaction-scoped
+    # advisory lock makes feed order equal commit order, so no reader skips an event.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(7242024)"))
+
+
+def add_internal(
+    *,
+    session: Session,
+    number: phone.PhoneNumber,
+    channel: str = "all",
+    seller: str = "*",
+    source: str = "api",
+    note: str | None = None,
+    actor: Principal,
+) -> DncInternalEntry:
+    """Record a consumer's Do-Not-Call request; it applies from the next lookup on."""
+    channel = _check_choice(channel, CHANNELS, "channel")
+    source = _check_choice(source, SOURCES, "source")
+    seller = seller.strip() or "*"
+    if len(seller) > 200:
+        raise ValidationFailed("seller is at most 200 characters", field="seller")
+    _serialize_internal_writers(session)
+    ensure_list(session=session, spec=list_spec("internal"))
+    now = utcnow()
+    entry = DncInternalEntry(
+        number=number.digits,
+        channel=channel,
+        seller=seller,
+        source=source,
+        note=note,
+        added_at=now,
+        added_by=actor.name,
+        added_role=actor.role.value,
+        active=True,
+    )
+    session.add(entry)
+    session.flush()
+    session.add(DncInternalEvent(entry_id=entry.id, number=entry.number, op="add", at=now))
+    audit.record(
+        session=session,
+        type="dnc.internal.added",
+        actor=actor.name,
+        actor_role=actor.role.value,
+        subject=number.e164,
+        body={"entry_id": entry.id, "channel": channel, "seller": seller, "source": source},
+    )
+    session.flush()
+    return entry
+
+
+def remove_internal(
+    *, session: Session, entry_id: int, reason: str, actor: Principal
+) -> DncInternalEntry:
+    """Take an entry off the internal list (compliance officers only; audited; kept as history)."""
+    if actor.role is not Role.COMPLIANCE:
+        raise PermissionDenied("only the compliance role may remove internal Do-Not-Call entries")
+    if not reason or not reason.strip():
+        raise ValidationFailed("a reason is required to remove an entry", field="reason")
+    _serialize_internal_writers(session)
+    entry = session.get(DncInternalEntry, entry_id)
+    if entry is None:
+        raise NotFound(f"no internal entry {entry_id}")
+    if not entry.active:
+        raise Conflict(f"entry {entry_id} was already removed")
+    now = utcnow()
+    entry.active = False
+    entry.removed_at = now
+    entry.removed_by = actor.name
+    entry.removal_reason = reason.strip()
+    session.add(DncInternalEvent(entry_id=entry.id, number=entry.number, op="remove", at=now))
+    audit.record(
+        session=session,
+        type="dnc.internal.removed",
+        actor=actor.name,
+        actor_role=actor.role.value,
+        subject=phone.parse_e164_int(entry.number).e164,
+        body={"entry_id": entry.id, "reason": entry.removal_reason},
+    )
+    session.flush()
+    return entry
+
+
+def internal_entries(
+    *, session: Session, number: int, include_removed: bool = False
+) -> list[DncInternalEntry]:
+    """The internal entries of one number, newest first."""
+    q = select(DncInternalEntry).where(DncInternalEntry.number == number)
+    if not include_removed:
+        q = q.where(DncInternalEntry.active.is_(True))
+    return list(session.scalars(q.order_by(DncInternalEntry.id.desc())))
+
+
+# -- status and history ----------------------------------------------------
+
+
+def listed_since(*, session: Session, list_ids: Sequence[int], number: int) -> dict[int, datetime]:
+    """For change-list additions: when each list last added the number."""
+    rows = session.execute(
+        select(DncNumberChange.list_id, DncNumberChange.op, DncNumberChange.changed_at)
+        .where(DncNumberChange.number == number, DncNumberChange.list_id.in_(list_ids))
+        .order_by(DncNumberChange.id)
+    )
+    since: dict[int, datetime] = {}
+    for list_id, op, changed_at in rows:
+        if op == "A" and changed_at is not None:
+            since[list_id] = changed_at
+        elif op == "D":
+            since.pop(list_id, None)
+    return since
+
+
+def list_status(*, session: Session, at: datetime | None = None) -> list[dict[str, Any]]:
+    """Per list: entries, coverage, the age of its data, and its last snapshot."""
+    at = at or utcnow()
+    out: list[dict[str, Any]] = []
+    for lst in session.scalars(select(DncList).order_by(DncList.id)):
+        last = session.scalar(
+            select(DncSnapshot)
+            .where(DncSnapshot.list_id == lst.id)
+            .order_by(DncSnapshot.id.desc())
+            .limit(1)
+        )
+        item: dict[str, Any] = {
+            "list": lst.key,
+            "kind": lst.kind,
+            "title": lst.title,
+            "max_age_days": lst.max_age_days,
+            "last_import": None,
+        }
+        if lst.kind == "internal":
+            item["entries"] = session.scalar(
+                select(func.count()).select_from(DncInternalEntry).where(DncInternalEntry.active.is_(True))
+            )
+            item.update(coverage="all", oldest_data_at=None, age_days=0, stale=False)
+        else:
+            covs = list(session.scalars(select(DncCoverage).where(DncCoverage.list_id == lst.id)))
+            oldest = min((c.obtained_at for c in covs), default=None)
+            newest = max((c.obtained_at for c in covs), default=None)
+            stale_codes = sorted(
+                c.npa for c in covs if c.npa is not None and is_stale(c.obtained_at, at, lst.max_age_days)
+            )
+            item["entries"] = lst.entries
+            item["coverage"] = (
+                "all" if any(c.npa is None for c in covs) else sorted(c.npa for c in covs if c.npa is not None)
+            )
+            item["oldest_data_at"] = oldest
+            item["newest_data_at"] = newest
+            item["age_days"] = (at.date() - oldest.date()).days if oldest else None
+            item["stale"] = bool(oldest and is_stale(oldest, at, lst.max_age_days)) or not covs
+            item["stale_area_codes"] = stale_codes
+        if last is not None:
+            item["last_import"] = {
+                "snapshot_id": last.id,
+                "status": last.status,
+                "kind": last.kind,
+                "started_at": last.started_at,
+                "finished_at": last.finished_at,
+                "obtained_at": last.obtained_at,
+            }
+        out.append(item)
+    return out
+
+
+def snapshots(*, session: Session, list_key: str | None = None, limit: int = 50) -> list[DncSnapshot]:
+    """Recent snapshots, newest first."""
+    q = select(DncSnapshot).order_by(DncSnapshot.id.desc()).limit(limit)
+    if list_key:
+        lst = session.scalar(select(DncList).where(DncList.key == list_key))
+        if lst is None:
+            raise NotFound(f"no list {list_key!r}")
+        q = q.where(DncSnapshot.list_id == lst.id)
+    return list(session.scalars(q))
+
+
+def snapshot_errors(*, session: Session, snapshot_id: int, limit: int = 1000) -> list[DncSnapshotError]:
+    """The malformed lines kept for one snapshot."""
+    if session.get(DncSnapshot, snapshot_id) is None:
+        raise NotFound(f"no snapshot {snapshot_id}")
+    return list(
+        session.scalars(
+            select(DncSnapshotError)
+            .where(DncSnapshotError.snapshot_id == snapshot_id)
+            .order_by(DncSnapshotError.id)
+            .limit(limit)
+        )
+    )
+
+
+def list_ids(*, session: Session) -> dict[str, int]:
+    """List key → id."""
+    return {k: i for k, i in session.execute(select(DncList.key, DncList.id))}
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree if it exists (used to clear archives in tests and rebuilds)."""
+    shutil.rmtree(path, ignore_errors=True)

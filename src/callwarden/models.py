@@ -1,0 +1,27 @@
+"""Imports every domain's tables so that metadata (and Alembic) sees them all."""
+
+from callwarden.audit.models import AuditEvent
+from callwarden.dnc.models import (
+    DncCoverage,
+    DncInternalEntry,
+    DncInternalEvent,
+    DncList,
+    DncNumberChange,
+    DncSnapshot,
+    DncSnapshotError,
+    DncSync,
+)
+from callwarden.security.models import ApiKey
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "DncCoverage",
+    "DncInternalEntry",
+    "DncInternalEvent",
+    "DncList",
+    "DncNumberChange",
+    "DncSnapshot",
+    "DncSnapshotError",
+    "DncSync",
+]

@@ -1,0 +1,227 @@
+"""HTTP authentication and authorization dependencies, and the key-management routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, status
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from callwarden.audit import service as audit
+from callwarden.errors import CallwardenError
+from callwarden.security import service
+from callwarden.security.roles import Permission, Role, allows
+from callwarden.security.service import Principal
+
+
+class Unauthenticated(CallwardenError):
+    """No credential, or one that is unknown or revoked (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(CallwardenError):
+    """A valid credential whose role lacks the permission (HTTP 403)."""
+
+    code = "forbidden"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A database session per request; the route's work commits when it returns cleanly."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _token(authorization: str | None, x_api_key: str | None) -> str | None:
+    if x_api_key:
+        return x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:]
+    return None
+
+
+def require(permission: Permission) -> Callable[..., Principal]:
+    """A dependency that authenticates the caller and checks one permission."""
+
+    def dependency(
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> Principal:
+        token = _token(authorization, x_api_key)
+        factory = request.app.state.session_factory
+        with factory() as session:
+            principal = service.authenticate(session=session, token=token) if token else None
+            if principal is None:
+                # Failed credential use is evidence (brute force, leaked or revoked keys).
+                audit.record(
+                    session=session,
+                    type="auth.failed",
+                    actor="anonymous",
+                    actor_role="none",
+                    subject=request.url.path,
+                    body={
+                        "method": request.method,
+                        "reason": "missing" if not token else "invalid",
+                        "client": request.client.host if request.client else None,
+                    },
+                )
+                session.commit()
+                raise Unauthenticated("a valid API key is required (Authorization: Bearer KEY)")
+            if not allows(principal.role, permission):
+                audit.record(
+                    session=session,
+                    type="auth.denied",
+                    actor=principal.name,
+                    actor_role=principal.role.value,
+                    subject=request.url.path,
+                    body={"method": request.method, "permission": permission.value},
+                )
+                session.commit()
+                raise Forbidden(
+                    f"role {principal.role.value!r} may not {permission.value}"
+                )
+        request.state.principal = principal
+        return principal
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return dependency
+
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"])
+
+
+class KeyIn(BaseModel):
+    """A request to create an API key."""
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+
+
+class KeyOut(BaseModel):
+    """An API key as listed (the secret is never returned after creation)."""
+
+    key_id: str
+    name: str
+    role: Role
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    """A newly created key, with its token shown this one time."""
+
+    token: str
+
+
+def _out(key: object) -> dict[str, object]:
+    return {f: getattr(key, f) for f in KeyOut.model_fields}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=KeyCreated)
+def create_key(
+    body: KeyIn,
+    principal: Annotated[Principal, Depends(require(Permission.KEYS_MANAGE))],
+    session: Annotated[Session, Depends(get_session)],
+) -> dict[str, object]:
+    """Create an API key; the token is in this response only."""
+    key, token = service.create_key(
+        session=session, name=body.name, role=body.role, created_by=principal.name
+    )
+    audit.record(
+        session=session,
+        type="key.created",
+        actor=principal.name,
+        actor_role=principal.role.value,
+        subject=key.name,
+        body={"role": key.role, "key_id": key.key_id},
+    )
+    return {**_out(key), "token": token}
+
+
+@router.get("", response_model=list[KeyOut])
+def list_keys(
+    principal: Annotated[Principal, Depends(require(Permission.KEYS_MANAGE))],
+    session: Annotated[Session, Depends(get_session)],
+) -> list[dict[str, object]]:
+    """List API keys (never their secrets)."""
+    return [_out(k) for k in service.list_keys(session=session)]
+
+
+@router.delete("/{name_or_id}", response_model=KeyOut)
+def revoke_key(
+    name_or_id: str,
+    principal: Annotated[Principal, Depends(require(Permission.KEYS_MANAGE))],
+    session: Annotated[Session, Depends(get_session)],
+) -> dict[str, object]:
+    """Revoke an API key; it fails from the next request on."""
+    key = service.revoke_key(session=session, name_or_id=name_or_id, revoked_by=principal.name)
+    audit.record(
+        session=session,
+        type="key.revoked",
+        actor=principal.name,
+        actor_role=principal.role.value,
+        subject=key.name,
+        body={"key_id": key.key_id},
+    )
+    return _out(key)
+
+
+def route_permissions(app: Any) -> list[tuple[str, str, Permission | None]]:
+    """(method, path, permission) for every route; None means the route is public."""
+    from fastapi.routing import APIRoute
+
+    out: list[tuple[str, str, Permission | None]] = []
+
+    def walk(routes: Any) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)  # FastAPI's included routers
+            if inner is not None:
+                walk(inner.routes)
+            elif isinstance(route, APIRoute):
+                perm = _find_permission(route.dependant)
+                out.extend((m, route.path, perm) for m in sorted(route.methods))
+
+    walk(app.routes)
+    return sorted(out, key=lambda r: (r[1], r[0]))
+
+
+def _find_permission(dependant: Any) -> Permission | None:
+    for dep in dependant.dependencies:
+        perm = getattr(dep.call, "permission", None)
+        if perm is not None:
+            return perm  # type: ignore[no-any-return]
+        found = _find_permission(dep)
+        if found is not None:
+            return found
+    return None
+
+
+def access_table_markdown(app: Any) -> str:
+    """The role × route table for the docs, generated from the routes themselves."""
+    from callwarden.security.roles import ROLE_PERMISSIONS
+
+    roles = list(Role)
+    head = "| method | path | permission | " + " | ".join(r.value for r in roles) + " |"
+    sep = "|---|---|---|" + "---|" * len(roles)
+    lines = [head, sep]
+    for method, path, perm in route_permissions(app):
+        if perm is None:
+            cells = ["public"] * len(roles)
+            name = "none (no personal data)"
+        else:
+            cells = ["✓" if r in ROLE_PERMISSIONS[perm] else "–" for r in roles]
+            name = f"`{perm.value}`"
+        lines.append(f"| {method} | `{path}` | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
