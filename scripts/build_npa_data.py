@@ -375,18 +375,18 @@ def build(source: Path, corrections_path: Path) -> tuple[str, list[Npa]]:
 
     # phonenumbers prefix data per NPA, with the NXX-level corrections applied.
     prefix_zones: dict[int, dict[str, set[str]]] = defaultdict(dict)
-    for prefix, zones in TIMEZONE_DATA.items():
+    for prefix, pn_zones in TIMEZONE_DATA.items():
         if prefix.startswith("1") and len(prefix) >= 4:
-            prefix_zones[int(prefix[1:4])][prefix] = set(zones) - {UNKNOWN_ZONE}
+            prefix_zones[int(prefix[1:4])][prefix] = set(pn_zones) - {UNKNOWN_ZONE}
     for c in corrections:
         if c.nxx is None or c.field != "time_zones":
             continue
         key = f"1{c.npa}{c.nxx}"
-        zones = prefix_zones[c.npa].setdefault(key, set())
+        nxx_zones = prefix_zones[c.npa].setdefault(key, set())
         if c.action == "add":
-            zones.add(c.value)
+            nxx_zones.add(c.value)
         elif c.action == "remove":
-            zones.discard(c.value)
+            nxx_zones.discard(c.value)
         else:
             raise SystemExit(f"corrections line {c.line}: NXX rows support add/remove only")
 
@@ -486,8 +486,8 @@ def build(source: Path, corrections_path: Path) -> tuple[str, list[Npa]]:
     for rec in table.values():
         if rec.kind != "geographic":
             continue
-        for zones in prefix_zones.get(rec.npa, {}).values():
-            rec.zones_pn |= zones
+        for nxx_zones in prefix_zones.get(rec.npa, {}).values():
+            rec.zones_pn |= nxx_zones
         if rec.nanpa_time_zone:
             rec.zones_nanpa = letters_to_zones(rec.location, rec.nanpa_time_zone, rec.npa)
 

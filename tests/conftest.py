@@ -174,7 +174,9 @@ def cli_env(settings: Settings) -> dict[str, str]:
 def run_cli(cli_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run `callwarden ARGS...` as a real process; returns the completed process."""
 
-    def run(*args: str, check: bool = False, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, check: bool = False, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "callwarden", *args],
             env=cli_env,

@@ -29,9 +29,7 @@ def write_flat(path: Path, numbers: Iterable[int], extra_lines: Sequence[str] = 
 
 def write_changes(path: Path, changes: Iterable[tuple[int, str, str]]) -> Path:
     """Write an FTC change list: (number, 'YYYY-MM-DDThh:mm:ss', 'A'|'D') per line."""
-    path.write_text(
-        "".join(f"{n - 10_000_000_000:010d},{ts},{op}\n" for n, ts, op in changes)
-    )
+    path.write_text("".join(f"{n - 10_000_000_000:010d},{ts},{op}\n" for n, ts, op in changes))
     return path
 
 

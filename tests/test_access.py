@@ -36,7 +36,10 @@ def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -
     url = re.sub(r"\{(\w+)\}", lambda m: SAMPLE_PARAMS[m.group(1)], path)
     body = SAMPLE_BODIES.get((method, path))
     kwargs: dict[str, Any] = {"headers": dict(headers), "params": SAMPLE_QUERY.get((method, path))}
-    if isinstance(body, str):
+    if (method, path) == ("POST", "/v1/dnc/imports"):
+        kwargs["files"] = {"files": ("404.txt", b"404,5550100\n")}
+        kwargs["data"] = {"list": "national", "format": "ftc_flat", "obtained": "2026-11-01"}
+    elif isinstance(body, str):
         kwargs["content"] = body.encode()
         kwargs["headers"]["Content-Type"] = "text/csv"
     elif body is not None:
@@ -100,16 +103,25 @@ def test_revoked_key_fails_on_next_request(client: TestClient, keys: Keys) -> No
 
 
 def test_created_key_works_and_secret_is_not_listed(client: TestClient, keys: Keys) -> None:
-    r = client.post("/v1/keys", json={"name": "dialer-2", "role": "dialer"}, headers=keys.headers(Role.ADMIN))
+    r = client.post(
+        "/v1/keys", json={"name": "dialer-2", "role": "dialer"}, headers=keys.headers(Role.ADMIN)
+    )
     assert r.status_code == 201
     token = r.json()["token"]
-    assert client.get("/v1/dnc/status", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        client.get("/v1/dnc/status", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
     listing = client.get("/v1/keys", headers=keys.headers(Role.ADMIN)).json()
     assert token not in str(listing)
     assert all("token" not in k and "secret_hash" not in k for k in listing)
-    dup = client.post("/v1/keys", json={"name": "dialer-2", "role": "dialer"}, headers=keys.headers(Role.ADMIN))
+    dup = client.post(
+        "/v1/keys", json={"name": "dialer-2", "role": "dialer"}, headers=keys.headers(Role.ADMIN)
+    )
     assert dup.status_code == 409
-    bad_role = client.post("/v1/keys", json={"name": "x", "role": "root"}, headers=keys.headers(Role.ADMIN))
+    bad_role = client.post(
+        "/v1/keys", json={"name": "x", "role": "root"}, headers=keys.headers(Role.ADMIN)
+    )
     assert bad_role.status_code == 422 and bad_role.json()["errors"][0]["field"] == "role"
 
 

@@ -57,9 +57,13 @@ def test_add_and_remove_needs_compliance_key(run_cli):
     no_key = run_cli("dnc", "remove", str(entry_id), "--reason", "consumer asked")
     assert no_key.returncode == 2 and "compliance API key" in no_key.stderr
     agent = run_cli("keys", "create", "--name", "ag", "--role", "agent", check=True).stdout.strip()
-    denied = run_cli("dnc", "remove", str(entry_id), "--reason", "consumer asked", "--api-key", agent)
+    denied = run_cli(
+        "dnc", "remove", str(entry_id), "--reason", "consumer asked", "--api-key", agent
+    )
     assert denied.returncode == 2 and "compliance" in denied.stderr
-    officer = run_cli("keys", "create", "--name", "co", "--role", "compliance", check=True).stdout.strip()
+    officer = run_cli(
+        "keys", "create", "--name", "co", "--role", "compliance", check=True
+    ).stdout.strip()
     ok = run_cli("dnc", "remove", str(entry_id), "--reason", "consumer asked", "--api-key", officer)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(run_cli("dnc", "lookup", "4045550123", "--json").stdout)[0]["listed"] is False
@@ -95,7 +99,9 @@ def test_scrub_command(tmp_path, run_cli):
     assert same.returncode == 2 and "overwrite" in same.stderr
 
 
-def test_killed_import_leaves_the_old_snapshot_answering(tmp_path, run_cli, cli_env, session_factory):
+def test_killed_import_leaves_the_old_snapshot_answering(
+    tmp_path, run_cli, cli_env, session_factory
+):
     """Atomicity: SIGKILL in the middle of an import; the previous snapshot keeps answering."""
     old = write_flat(tmp_path / "old.txt", [e164("4045550100")])
     run_cli("dnc", "import", "national", str(old), "--obtained", TODAY, check=True)
@@ -105,8 +111,20 @@ def test_killed_import_leaves_the_old_snapshot_answering(tmp_path, run_cli, cli_
     big = tmp_path / "big.txt"
     big.write_bytes("".join(f"404,{v:07d}\n" for v in local.tolist()).encode())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "callwarden", "dnc", "import", "national", str(big), "--obtained", TODAY],
-        env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "callwarden",
+            "dnc",
+            "import",
+            "national",
+            str(big),
+            "--obtained",
+            TODAY,
+        ],
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     killed_while_importing = False

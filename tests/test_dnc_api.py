@@ -28,14 +28,18 @@ def _seed(tmp_path, settings, session_factory, operator, obtained=None):
     )
 
 
-def test_single_lookup(tmp_path, settings, session_factory, operator, client: TestClient, keys: Keys):
+def test_single_lookup(
+    tmp_path, settings, session_factory, operator, client: TestClient, keys: Keys
+):
     _seed(tmp_path, settings, session_factory, operator)
     r = client.get("/v1/dnc/(404) 555-0100", headers=keys.headers(Role.DIALER))
     assert r.status_code == 200
     body = r.json()
     assert body["number"] == "+14045550100" and body["listed"] is True
     national = next(x for x in body["lists"] if x["list"] == "national")
-    assert national["status"] == "hit" and national["as_of"].startswith(datetime.now(UTC).date().isoformat())
+    assert national["status"] == "hit" and national["as_of"].startswith(
+        datetime.now(UTC).date().isoformat()
+    )
     miss = client.get("/v1/dnc/+14045550199", headers=keys.headers(Role.DIALER)).json()
     assert miss["listed"] is False and miss["unknown"] is False
     uncovered = client.get("/v1/dnc/2125550100", headers=keys.headers(Role.DIALER)).json()
@@ -73,11 +77,15 @@ def test_batch_limit_and_validation(client, keys):
     h = keys.headers(Role.DIALER)
     too_many = client.post("/v1/dnc/lookup", json={"numbers": ["4045550100"] * 100_001}, headers=h)
     assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"] == "numbers"
-    naive = client.post("/v1/dnc/lookup", json={"numbers": ["4045550100"], "at": "2026-01-01T10:00:00"}, headers=h)
+    naive = client.post(
+        "/v1/dnc/lookup", json={"numbers": ["4045550100"], "at": "2026-01-01T10:00:00"}, headers=h
+    )
     assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "at"
 
 
-def test_at_parameter_applies_freshness(tmp_path, settings, session_factory, operator, client, keys):
+def test_at_parameter_applies_freshness(
+    tmp_path, settings, session_factory, operator, client, keys
+):
     old = (datetime.now(UTC) - timedelta(days=40)).date().isoformat()
     _seed(tmp_path, settings, session_factory, operator, obtained=old)
     h = keys.headers(Role.DIALER)
@@ -91,7 +99,12 @@ def test_at_parameter_applies_freshness(tmp_path, settings, session_factory, ope
 def test_internal_add_is_visible_to_next_lookup_and_removal_is_compliance_only(client, keys):
     r = client.post(
         "/v1/dnc/internal",
-        json={"number": "(404) 555-0142", "channel": "voice", "seller": "acme", "source": "agent_disposition"},
+        json={
+            "number": "(404) 555-0142",
+            "channel": "voice",
+            "seller": "acme",
+            "source": "agent_disposition",
+        },
         headers=keys.headers(Role.AGENT),
     )
     assert r.status_code == 201
@@ -101,14 +114,24 @@ def test_internal_add_is_visible_to_next_lookup_and_removal_is_compliance_only(c
     assert looked["listed"] is True
     assert looked["internal"][0]["id"] == entry["id"] and looked["internal"][0]["seller"] == "acme"
     path = f"/v1/dnc/internal/{entry['id']}/remove"
-    assert client.post(path, json={"reason": "x" * 10}, headers=keys.headers(Role.ADMIN)).status_code == 403
+    assert (
+        client.post(path, json={"reason": "x" * 10}, headers=keys.headers(Role.ADMIN)).status_code
+        == 403
+    )
     short = client.post(path, json={"reason": ""}, headers=keys.headers(Role.COMPLIANCE))
     assert short.status_code == 422 and short.json()["errors"][0]["field"] == "reason"
-    ok = client.post(path, json={"reason": "written re-consent on file"}, headers=keys.headers(Role.COMPLIANCE))
+    ok = client.post(
+        path, json={"reason": "written re-consent on file"}, headers=keys.headers(Role.COMPLIANCE)
+    )
     assert ok.status_code == 200 and ok.json()["removed_by"] == "test-compliance"
-    again = client.post(path, json={"reason": "written re-consent on file"}, headers=keys.headers(Role.COMPLIANCE))
+    again = client.post(
+        path, json={"reason": "written re-consent on file"}, headers=keys.headers(Role.COMPLIANCE)
+    )
     assert again.status_code == 409
-    assert client.get("/v1/dnc/4045550142", headers=keys.headers(Role.DIALER)).json()["listed"] is False
+    assert (
+        client.get("/v1/dnc/4045550142", headers=keys.headers(Role.DIALER)).json()["listed"]
+        is False
+    )
     hist = client.get(
         "/v1/dnc/internal/entries",
         params={"number": "4045550142", "include_removed": "true"},
@@ -119,7 +142,9 @@ def test_internal_add_is_visible_to_next_lookup_and_removal_is_compliance_only(c
 
 def test_internal_add_validation(client, keys):
     h = keys.headers(Role.AGENT)
-    bad_channel = client.post("/v1/dnc/internal", json={"number": "4045550100", "channel": "fax"}, headers=h)
+    bad_channel = client.post(
+        "/v1/dnc/internal", json={"number": "4045550100", "channel": "fax"}, headers=h
+    )
     assert bad_channel.status_code == 422 and bad_channel.json()["errors"][0]["field"] == "channel"
     bad_number = client.post("/v1/dnc/internal", json={"number": "55"}, headers=h)
     assert bad_number.status_code == 422 and bad_number.json()["field"] == "number"
@@ -135,7 +160,13 @@ def test_status(tmp_path, settings, session_factory, operator, client, keys):
 
 def test_scrub_over_http(tmp_path, settings, session_factory, operator, client, keys):
     _seed(tmp_path, settings, session_factory, operator)
-    data = "id,name,Phone Number,notes\n1,Ann,(404) 555-0100,\"a, b\"\n2,Bob,404-555-0177,x\n3,Cy,999,y\n4,Di,212-555-0100,z\n"
+    data = (
+        "id,name,Phone Number,notes\n"
+        '1,Ann,(404) 555-0100,"a, b"\n'
+        "2,Bob,404-555-0177,x\n"
+        "3,Cy,999,y\n"
+        "4,Di,212-555-0100,z\n"
+    )
     h = {**keys.headers(Role.DIALER), "Content-Type": "text/csv"}
     clean = client.post("/v1/scrubs", content=data.encode(), headers=h)
     assert clean.status_code == 200 and clean.headers["x-callwarden-phone-column"] == "Phone Number"
@@ -151,3 +182,40 @@ def test_scrub_over_http(tmp_path, settings, session_factory, operator, client, 
     assert empty.status_code == 422
     nocol = client.post("/v1/scrubs", params={"column": "tel"}, content=data.encode(), headers=h)
     assert nocol.status_code == 422 and nocol.json()["field"] == "column"
+
+
+def test_import_over_http(tmp_path, client, keys):
+    h = keys.headers(Role.COMPLIANCE)
+    today = datetime.now(UTC).date().isoformat()
+    r = client.post(
+        "/v1/dnc/imports",
+        files=[
+            ("files", ("404.txt", b"404,5550100\n404,55501\n")),
+            ("files", ("770.txt", b"770,2345678\n")),
+        ],
+        data={"list": "national", "format": "ftc_flat", "obtained": today},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    rep = r.json()
+    assert rep["added"] == 2 and rep["rejected"] == 1 and rep["area_codes"] == [404, 770]
+    assert rep["errors"][0] == {
+        "file": "404.txt",
+        "line_no": 2,
+        "content": "404,55501",
+        "reason": rep["errors"][0]["reason"],
+    }
+    errs = client.get(
+        f"/v1/dnc/snapshots/{rep['snapshot_id']}/errors", headers=keys.headers(Role.AUDITOR)
+    )
+    assert errs.json()[0]["line_no"] == 2
+    assert client.get("/v1/dnc/7702345678", headers=h).json()["listed"] is True
+    bad = client.post(
+        "/v1/dnc/imports",
+        files=[("files", ("x.txt", b"404,5550100\n"))],
+        data={"list": "national", "format": "ftc_flat", "obtained": "last week"},
+        headers=h,
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "obtained"
+    snaps = client.get("/v1/dnc/snapshots", headers=h).json()
+    assert [x["status"] for x in snaps] == ["complete"]  # bad arguments never start a snapshot

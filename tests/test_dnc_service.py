@@ -1,10 +1,9 @@
-"""Imports, snapshots, coverage, freshness, change lists and the internal list, on a real database."""
+"""Imports, snapshots, coverage, freshness, change lists and the internal list (real database)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -49,7 +48,9 @@ def _status(rt: DncRuntime, number: int, key: str, at: datetime = NOW) -> str:
 
 
 def test_flat_import_counts_and_lookups(tmp_path, settings, session_factory, operator):
-    a = write_flat(tmp_path / "404.txt", [e164("4045550100"), e164("4045550101"), e164("4045550100")])
+    a = write_flat(
+        tmp_path / "404.txt", [e164("4045550100"), e164("4045550101"), e164("4045550100")]
+    )
     b = write_flat(tmp_path / "770.txt", [e164("7702345678")])
     rep = _import(settings, session_factory, operator, "national", "ftc_flat", [a, b])
     assert (rep.lines_read, rep.added, rep.duplicates, rep.rejected) == (4, 3, 1, 0)
@@ -68,7 +69,9 @@ def test_flat_import_counts_and_lookups(tmp_path, settings, session_factory, ope
         assert audit.events(session=s, type="dnc.snapshot.imported")
 
 
-def test_malformed_lines_are_reported_with_file_and_line(tmp_path, settings, session_factory, operator):
+def test_malformed_lines_are_reported_with_file_and_line(
+    tmp_path, settings, session_factory, operator
+):
     path = write_flat(
         tmp_path / "404.txt",
         [e164("4045550100")],
@@ -81,7 +84,12 @@ def test_malformed_lines_are_reported_with_file_and_line(tmp_path, settings, ses
     assert rep.errors[0]["content"] == "404,555010"
     with session_factory() as s:
         kept = service.snapshot_errors(session=s, snapshot_id=rep.snapshot_id)
-    assert [(e.line_no, e.file) for e in kept] == [(2, "404.txt"), (3, "404.txt"), (4, "404.txt"), (5, "404.txt")]
+    assert [(e.line_no, e.file) for e in kept] == [
+        (2, "404.txt"),
+        (3, "404.txt"),
+        (4, "404.txt"),
+        (5, "404.txt"),
+    ]
 
 
 def test_zip_with_several_members(tmp_path, settings, session_factory, operator):
@@ -97,11 +105,26 @@ def test_zip_with_several_members(tmp_path, settings, session_factory, operator)
 
 
 def test_reimport_of_one_area_code_keeps_the_others(tmp_path, settings, session_factory, operator):
-    _import(settings, session_factory, operator, "national", "ftc_flat",
-            [write_flat(tmp_path / "a404.txt", [e164("4045550100")]),
-             write_flat(tmp_path / "a770.txt", [e164("7702345678")])], obtained="2026-11-01")
-    _import(settings, session_factory, operator, "national", "ftc_flat",
-            [write_flat(tmp_path / "b404.txt", [e164("4045550111")])])
+    _import(
+        settings,
+        session_factory,
+        operator,
+        "national",
+        "ftc_flat",
+        [
+            write_flat(tmp_path / "a404.txt", [e164("4045550100")]),
+            write_flat(tmp_path / "a770.txt", [e164("7702345678")]),
+        ],
+        obtained="2026-11-01",
+    )
+    _import(
+        settings,
+        session_factory,
+        operator,
+        "national",
+        "ftc_flat",
+        [write_flat(tmp_path / "b404.txt", [e164("4045550111")])],
+    )
     rt = _runtime(settings, session_factory)
     assert _status(rt, e164("4045550100"), "national") == "miss"  # replaced
     assert _status(rt, e164("4045550111"), "national") == "hit"
@@ -114,9 +137,15 @@ def test_reimport_of_one_area_code_keeps_the_others(tmp_path, settings, session_
 
 def test_change_list_delete_then_add(tmp_path, settings, session_factory, operator):
     """Incremental update: a change list deletes and adds without a full re-import."""
-    _import(settings, session_factory, operator, "national", "ftc_flat",
-            [write_flat(tmp_path / "404.txt", [e164("4045550100"), e164("4045550101")])],
-            obtained="2026-11-01")
+    _import(
+        settings,
+        session_factory,
+        operator,
+        "national",
+        "ftc_flat",
+        [write_flat(tmp_path / "404.txt", [e164("4045550100"), e164("4045550101")])],
+        obtained="2026-11-01",
+    )
     rt = _runtime(settings, session_factory)
     assert _status(rt, e164("4045550100"), "national") == "hit"
     changes = write_changes(
@@ -136,7 +165,9 @@ def test_change_list_delete_then_add(tmp_path, settings, session_factory, operat
     assert _status(rt, e164("4045550101"), "national") == "hit"
     with session_factory() as s:
         ids = service.list_ids(session=s)
-        since = service.listed_since(session=s, list_ids=[ids["national"]], number=e164("4045550177"))
+        since = service.listed_since(
+            session=s, list_ids=[ids["national"]], number=e164("4045550177")
+        )
         row = next(r for r in service.list_status(session=s, at=NOW) if r["list"] == "national")
     assert since[ids["national"]] == datetime(2026, 11, 19, 11, 30, tzinfo=UTC)
     # a change list refreshes the age of what the list covers
@@ -156,8 +187,15 @@ def test_change_list_needs_a_full_snapshot_first(tmp_path, settings, session_fac
 def test_freshness_31_days(tmp_path, settings, session_factory, operator, age_days, expected):
     """16 CFR 310.4(b)(3)(iv): a registry copy older than 31 days answers unknown."""
     obtained = (NOW - timedelta(days=age_days)).date().isoformat()
-    _import(settings, session_factory, operator, "national", "ftc_flat",
-            [write_flat(tmp_path / "404.txt", [e164("4045550100")])], obtained=obtained)
+    _import(
+        settings,
+        session_factory,
+        operator,
+        "national",
+        "ftc_flat",
+        [write_flat(tmp_path / "404.txt", [e164("4045550100")])],
+        obtained=obtained,
+    )
     rt = _runtime(settings, session_factory)
     answer = next(a for a in rt.lookup_one(e164("4045550100"), at=NOW) if a.list_key == "national")
     assert answer.status == expected
@@ -170,9 +208,17 @@ def test_freshness_31_days(tmp_path, settings, session_factory, operator, age_da
     assert row["stale"] is (age_days == 32) and row["age_days"] == age_days
 
 
-def test_failed_import_leaves_previous_snapshot(tmp_path, settings, session_factory, operator, monkeypatch):
-    _import(settings, session_factory, operator, "national", "ftc_flat",
-            [write_flat(tmp_path / "404.txt", [e164("4045550100")])])
+def test_failed_import_leaves_previous_snapshot(
+    tmp_path, settings, session_factory, operator, monkeypatch
+):
+    _import(
+        settings,
+        session_factory,
+        operator,
+        "national",
+        "ftc_flat",
+        [write_flat(tmp_path / "404.txt", [e164("4045550100")])],
+    )
     from callwarden.dnc import index
 
     def boom(self, path):
@@ -180,8 +226,14 @@ def test_failed_import_leaves_previous_snapshot(tmp_path, settings, session_fact
 
     monkeypatch.setattr(index.IndexBuilder, "write", boom)
     with pytest.raises(OSError):
-        _import(settings, session_factory, operator, "national", "ftc_flat",
-                [write_flat(tmp_path / "404b.txt", [e164("4045550999")])])
+        _import(
+            settings,
+            session_factory,
+            operator,
+            "national",
+            "ftc_flat",
+            [write_flat(tmp_path / "404b.txt", [e164("4045550999")])],
+        )
     rt = _runtime(settings, session_factory)
     assert _status(rt, e164("4045550100"), "national") == "hit"
     assert _status(rt, e164("4045550999"), "national") == "miss"
@@ -198,7 +250,9 @@ def test_state_canada_and_custom_lists(tmp_path, settings, session_factory, oper
     assert rep.list_key == "state:TX" and rep.added == 2 and rep.rejected == 2
     csv_file = tmp_path / "lit.csv"
     csv_file.write_text("name,Phone\nA,4045550100\nB,12\n")
-    rep = _import(settings, session_factory, operator, "custom:litigators", "csv", [csv_file], column="phone")
+    rep = _import(
+        settings, session_factory, operator, "custom:litigators", "csv", [csv_file], column="phone"
+    )
     assert rep.added == 1 and rep.rejected == 1 and rep.errors[0]["line_no"] == 3
     ca = write_flat(tmp_path / "416.txt", [e164("4165550100")])
     _import(settings, session_factory, operator, "canada", "canada_flat", [ca])
@@ -225,14 +279,22 @@ def test_bad_import_arguments(tmp_path, settings, session_factory, operator):
         ({"paths": [tmp_path / "missing.txt"]}, "files"),
         ({"fmt": "xml"}, "format"),
     ]:
-        args = {"list_key": "national", "fmt": "ftc_flat", "paths": [f], "obtained": OBTAINED, **kwargs}
+        args = {
+            "list_key": "national",
+            "fmt": "ftc_flat",
+            "paths": [f],
+            "obtained": OBTAINED,
+            **kwargs,
+        }
         with pytest.raises(ValidationFailed) as info:
-            service.import_files(session_factory=session_factory, settings=settings, actor=operator, **args)
+            service.import_files(
+                session_factory=session_factory, settings=settings, actor=operator, **args
+            )
         assert info.value.field == field
 
 
 def test_internal_entry_visible_to_other_runtimes_at_once(settings, session_factory, engine):
-    """An internal addition is seen by the very next lookup of every process (here: two runtimes)."""
+    """An internal addition is seen by the very next lookup of every process (two runtimes)."""
     from callwarden.db import make_engine, make_session_factory
 
     other_engine = make_engine(settings.resolved_database_url)
@@ -242,8 +304,14 @@ def test_internal_entry_visible_to_other_runtimes_at_once(settings, session_fact
     assert _status(other, number.digits, "internal") == "miss"
     agent = Principal(name="agent-7", role=Role.AGENT)
     with session_factory() as s:
-        entry = service.add_internal(session=s, number=number, channel="sms", seller="acme",
-                                     source="sms_keyword", actor=agent)
+        entry = service.add_internal(
+            session=s,
+            number=number,
+            channel="sms",
+            seller="acme",
+            source="sms_keyword",
+            actor=agent,
+        )
         s.commit()
     other.sync()
     answer = next(a for a in other.lookup_one(number.digits) if a.list_key == "internal")
@@ -254,7 +322,9 @@ def test_internal_entry_visible_to_other_runtimes_at_once(settings, session_fact
         service.remove_internal(session=s, entry_id=entry.id, reason="asked", actor=agent)
     officer = Principal(name="officer", role=Role.COMPLIANCE)
     with session_factory() as s:
-        service.remove_internal(session=s, entry_id=entry.id, reason="consumer re-consented in writing", actor=officer)
+        service.remove_internal(
+            session=s, entry_id=entry.id, reason="consumer re-consented in writing", actor=officer
+        )
         s.commit()
     mine.sync()
     assert _status(mine, number.digits, "internal") == "miss"
@@ -281,12 +351,28 @@ def test_import_reaps_dead_importing_rows(tmp_path, settings, session_factory, o
         lst = service.ensure_list(session=s, spec=service.list_spec("national"))
         import socket
 
-        s.add(DncSnapshot(list_id=lst.id, kind="full", format="ftc_flat", obtained_at=NOW,
-                          started_at=NOW, status="importing", files="[]", imported_by="x",
-                          worker=f"{socket.gethostname()}:999999999"))
+        s.add(
+            DncSnapshot(
+                list_id=lst.id,
+                kind="full",
+                format="ftc_flat",
+                obtained_at=NOW,
+                started_at=NOW,
+                status="importing",
+                files="[]",
+                imported_by="x",
+                worker=f"{socket.gethostname()}:999999999",
+            )
+        )
         s.commit()
-    _import(settings, session_factory, operator, "national", "ftc_flat",
-            [write_flat(tmp_path / "404.txt", [e164("4045550100")])])
+    _import(
+        settings,
+        session_factory,
+        operator,
+        "national",
+        "ftc_flat",
+        [write_flat(tmp_path / "404.txt", [e164("4045550100")])],
+    )
     with session_factory() as s:
         statuses = list(s.scalars(select(DncSnapshot.status).order_by(DncSnapshot.id)))
     assert statuses == ["failed", "complete"]

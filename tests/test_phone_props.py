@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import phonenumbers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +19,12 @@ from callwarden.phone import (
     parse_e164_int,
 )
 
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("PHONE_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# PHONE_EXAMPLES=20000 for a deeper run.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("PHONE_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 NPAS = in_service_npas(None, include_non_geographic=True)
 STYLES = [
@@ -84,9 +91,7 @@ def test_fast_path_agrees_with_parse(text: str) -> None:
 
 @SETTINGS
 @given(st.sampled_from(NPAS), nxxs, lines, st.lists(st.sampled_from(" ()-."), max_size=14))
-def test_fast_path_handles_any_formatting(
-    npa: int, nxx: int, line: str, junk: list[str]
-) -> None:
+def test_fast_path_handles_any_formatting(npa: int, nxx: int, line: str, junk: list[str]) -> None:
     digits = list(f"{npa}{nxx}{line}")
     for i, char in enumerate(junk):
         digits.insert((i * 7) % (len(digits) + 1), char)

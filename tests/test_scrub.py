@@ -1,4 +1,4 @@
-"""Scrubbing CSV call lists: detection, reasons, columns preserved, normalisation agrees with phone.parse."""
+"""Scrubbing CSV call lists: detection, reasons, columns kept, normalisation equals phone.parse."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings as hsettings
+from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from callwarden import phone
@@ -27,14 +28,25 @@ NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 @pytest.fixture
 def rt(tmp_path, settings, session_factory, operator):
     service.import_files(
-        session_factory=session_factory, settings=settings, list_key="national", fmt="ftc_flat",
-        paths=[write_flat(tmp_path / "404.txt", [e164("4045550100")]),
-               write_flat(tmp_path / "770.txt", [e164("7702345678")])],
-        obtained="2026-11-20", actor=operator,
+        session_factory=session_factory,
+        settings=settings,
+        list_key="national",
+        fmt="ftc_flat",
+        paths=[
+            write_flat(tmp_path / "404.txt", [e164("4045550100")]),
+            write_flat(tmp_path / "770.txt", [e164("7702345678")]),
+        ],
+        obtained="2026-11-20",
+        actor=operator,
     )
     with session_factory() as s:
-        service.add_internal(session=s, number=phone.parse("4045550150"), seller="acme", channel="voice",
-                             actor=Principal("agent", Role.AGENT))
+        service.add_internal(
+            session=s,
+            number=phone.parse("4045550150"),
+            seller="acme",
+            channel="voice",
+            actor=Principal("agent", Role.AGENT),
+        )
         s.commit()
     runtime = DncRuntime(settings=settings, session_factory=session_factory)
     runtime.load()
@@ -58,7 +70,7 @@ def _run(rt, tmp_path, text, **kw):
 def test_reasons_and_columns_kept(rt, tmp_path):
     text = (
         "id,mobile,amount,comment\n"
-        "1,(404) 555-0100,0012.50,\"said \"\"call me\"\", later\"\n"
+        '1,(404) 555-0100,0012.50,"said ""call me"", later"\n'
         "2,404.555.0199,7,\n"
         "3,+1 770 234 5678,3,x\n"
         "4,911,1,y\n"
@@ -85,7 +97,7 @@ def test_internal_scope_filters(rt, tmp_path):
     text = "phone\n4045550150\n"
     _, s1, clean, _ = _run(rt, tmp_path, text, seller="other-brand")
     assert len(clean) == 1 and s1.rejected == 0
-    _, s2, clean, _ = _run(rt, tmp_path, text, seller="acme", channel="sms")
+    _, _, clean, _ = _run(rt, tmp_path, text, seller="acme", channel="sms")
     assert len(clean) == 1
     _, s3, clean, _ = _run(rt, tmp_path, text, seller="acme", channel="voice")
     assert clean == [] and s3.listed == 1
@@ -123,7 +135,12 @@ def test_streaming_outputs(rt, tmp_path):
 
 PHONE_TEXT = st.one_of(
     st.text(alphabet="0123456789()-. +", max_size=20),
-    st.builds(lambda a, b, c: f"({a}) {b}-{c}", st.integers(100, 999), st.integers(100, 999), st.integers(0, 9999)),
+    st.builds(
+        lambda a, b, c: f"({a}) {b}-{c}",
+        st.integers(100, 999),
+        st.integers(100, 999),
+        st.integers(0, 9999),
+    ),
     st.text(max_size=15),
 )
 

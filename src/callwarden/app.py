@@ -75,7 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e["msg"]}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "message": e["msg"],
+            }
             for e in exc.errors()
         ]
         return JSONResponse(

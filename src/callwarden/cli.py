@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -202,13 +201,17 @@ def db_current() -> None:
     from callwarden.db import make_engine
 
     engine = make_engine(settings().resolved_database_url)
-    console.print(f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision(engine)}")
+    console.print(
+        f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision(engine)}"
+    )
 
 
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A unique name (a person or a system)")],
-    role: Annotated[str, typer.Option(help="admin, compliance, supervisor, agent, dialer, auditor")],
+    role: Annotated[
+        str, typer.Option(help="admin, compliance, supervisor, agent, dialer, auditor")
+    ],
 ) -> None:
     """Create an API key; the key is printed once and only its hash is stored."""
     from callwarden.audit import service as audit

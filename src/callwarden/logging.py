@@ -19,7 +19,8 @@ def _scrub(value: Any) -> Any:
         return _SECRET.sub("cw_[REDACTED]", value)
     if isinstance(value, dict):
         return {
-            k: "[REDACTED]" if str(k).lower() in _SECRET_KEYS else _scrub(v) for k, v in value.items()
+            k: "[REDACTED]" if str(k).lower() in _SECRET_KEYS else _scrub(v)
+            for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return type(value)(_scrub(v) for v in value)
@@ -30,7 +31,9 @@ def scrub_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: API keys and credential fields never reach a log line."""
-    return {k: "[REDACTED]" if k.lower() in _SECRET_KEYS else _scrub(v) for k, v in event_dict.items()}
+    return {
+        k: "[REDACTED]" if k.lower() in _SECRET_KEYS else _scrub(v) for k, v in event_dict.items()
+    }
 
 
 def configure(level: str = "info") -> None:

@@ -331,7 +331,10 @@ def parse(text: str, *, default_region: str = "US") -> PhoneNumber:
 
 
 def parse_e164_int(n: int) -> PhoneNumber:
-    """Parse E.164 digits held as an integer (``14045550100``), as DNC indexes key numbers."""
+    """Parse E.164 digits held as an integer (``14045550100``), as DNC indexes key numbers.
+
+    The integer must already be canonical: ``parse_e164_int(n).digits == n``.
+    """
     if isinstance(n, bool):
         raise InvalidPhoneNumber("not_a_number")
     try:
@@ -342,7 +345,10 @@ def parse_e164_int(n: int) -> PhoneNumber:
         raise InvalidPhoneNumber("not_a_number")
     if _NANP_BASE <= value < 2 * _NANP_BASE:
         return _nanp_number(str(value - _NANP_BASE).zfill(10), None)
-    return parse(f"+{value}")
+    number = parse(f"+{value}")
+    if number.digits != value:  # not canonical, e.g. a trunk 0 kept after the country code
+        raise InvalidPhoneNumber("invalid_number")
+    return number
 
 
 def normalize_many(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
@@ -94,7 +95,15 @@ class InternalIn(BaseModel):
     channel: Literal["voice", "sms", "email", "all"] = "all"
     seller: str = Field(default="*", max_length=200)
     source: Literal[
-        "agent_disposition", "ivr", "sms_keyword", "email", "web_form", "letter", "api", "import", "other"
+        "agent_disposition",
+        "ivr",
+        "sms_keyword",
+        "email",
+        "web_form",
+        "letter",
+        "api",
+        "import",
+        "other",
     ] = "api"
     note: str | None = Field(default=None, max_length=2000)
 
@@ -165,8 +174,14 @@ def _result(
     )
 
 
-def _since(session: Session, rt: DncRuntime, number: int, answers: list[ListAnswer]) -> dict[str, datetime]:
-    hit_ids = {lst.id: lst.key for lst in rt.lists if any(a.list_key == lst.key and a.status == "hit" for a in answers)}
+def _since(
+    session: Session, rt: DncRuntime, number: int, answers: list[ListAnswer]
+) -> dict[str, datetime]:
+    hit_ids = {
+        lst.id: lst.key
+        for lst in rt.lists
+        if any(a.list_key == lst.key and a.status == "hit" for a in answers)
+    }
     if not hit_ids:
         return {}
     found = service.listed_since(session=session, list_ids=list(hit_ids), number=number)
@@ -180,7 +195,67 @@ def dnc_status(
 ) -> dict[str, Any]:
     """Per list: entries, area codes covered, age of the data, last import."""
     at = utcnow()
-    return {"at": at, "max_age_days_default": 31, "lists": service.list_status(session=session, at=at)}
+    return {
+        "at": at,
+        "max_age_days_default": 31,
+        "lists": service.list_status(session=session, at=at),
+    }
+
+
+@router.post("/dnc/imports", status_code=status.HTTP_201_CREATED, tags=["dnc"])
+def dnc_import(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.DNC_IMPORT))],
+    files: Annotated[list[UploadFile], File(description="Registry files, plain or zipped")],
+    list_key: Annotated[
+        str, Form(alias="list", description="national, canada, state:XX, custom:NAME")
+    ],
+    format: Annotated[Literal["ftc_flat", "ftc_changes", "canada_flat", "numbers", "csv"], Form()],
+    obtained: Annotated[str, Form(description="Date the data was obtained (YYYY-MM-DD)")],
+    area_codes: Annotated[str | None, Form(description="Comma-separated area codes")] = None,
+    column: Annotated[str | None, Form(description="CSV column with the number")] = None,
+) -> dict[str, Any]:
+    """Import uploaded registry files as a new snapshot (all or nothing), like `dnc import`."""
+    settings = request.app.state.settings
+    codes = None
+    if area_codes:
+        try:
+            codes = [int(x) for x in area_codes.replace(" ", "").split(",") if x]
+        except ValueError:
+            raise ValidationFailed(
+                "area_codes must be numbers like 404,770", field="area_codes"
+            ) from None
+    tmp = Path(tempfile.mkdtemp(prefix="import-", dir=_tmp_dir(settings)))
+    try:
+        paths = []
+        for i, upload in enumerate(files):
+            name = Path(upload.filename or f"upload-{i}").name or f"upload-{i}"
+            dest = tmp / name
+            with dest.open("wb") as fh:
+                shutil.copyfileobj(upload.file, fh, 16 << 20)
+            paths.append(dest)
+        report = service.import_files(
+            session_factory=request.app.state.session_factory,
+            settings=settings,
+            list_key=list_key,
+            fmt=format,
+            paths=paths,
+            obtained=obtained,
+            actor=principal,
+            area_codes=codes,
+            column=column,
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = dict(report.__dict__)
+    out["errors"] = report.errors[:100]
+    return out
+
+
+def _tmp_dir(settings: Any) -> Path:
+    path = Path(settings.data_dir) / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @router.get("/dnc/snapshots", tags=["dnc"])
@@ -197,9 +272,21 @@ def dnc_snapshots(
             {
                 c: getattr(s, c)
                 for c in (
-                    "id", "kind", "format", "obtained_at", "started_at", "finished_at", "status",
-                    "lines_read", "added", "deleted", "rejected", "duplicates", "total_after",
-                    "imported_by", "error",
+                    "id",
+                    "kind",
+                    "format",
+                    "obtained_at",
+                    "started_at",
+                    "finished_at",
+                    "status",
+                    "lines_read",
+                    "added",
+                    "deleted",
+                    "rejected",
+                    "duplicates",
+                    "total_after",
+                    "imported_by",
+                    "error",
                 )
             }
         )
@@ -277,7 +364,10 @@ def dnc_lookup(
 
 
 @router.post(
-    "/dnc/internal", status_code=status.HTTP_201_CREATED, response_model=InternalEntryOut, tags=["dnc"]
+    "/dnc/internal",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InternalEntryOut,
+    tags=["dnc"],
 )
 def internal_add(
     body: InternalIn,
@@ -346,10 +436,8 @@ async def create_scrub(
     channel: Literal["voice", "sms", "email", "all"] | None = None,
     at: AwareDatetime | None = None,
 ) -> StreamingResponse:
-    """Scrub a CSV sent as the request body; streams back the clean rows, the rejects, or all rows annotated."""
-    settings = request.app.state.settings
-    tmp_dir = Path(settings.data_dir) / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    """Scrub a CSV request body; streams back clean rows, rejects, or every row annotated."""
+    tmp_dir = _tmp_dir(request.app.state.settings)
     # The upload is spooled to a private temp file chunk by chunk (never held whole in memory)
     # and deleted as soon as the response is finished.
     fd, name = tempfile.mkstemp(prefix="scrub-", suffix=".csv", dir=tmp_dir)
@@ -361,7 +449,9 @@ async def create_scrub(
                 size += len(block)
                 fh.write(block)
         if size == 0:
-            raise ValidationFailed("the request body must be a CSV file with a header row", field="body")
+            raise ValidationFailed(
+                "the request body must be a CSV file with a header row", field="body"
+            )
         with request.app.state.session_factory() as session:
             rt.sync(session)
         plan = scrubbing.plan(src, column=column)
@@ -390,7 +480,11 @@ async def create_scrub(
                     actor=principal.name,
                     actor_role=principal.role.value,
                     subject=f"scrub:{plan.column}",
-                    body={"output": output, "bytes": size, **(summary.as_dict() if summary else {})},
+                    body={
+                        "output": output,
+                        "bytes": size,
+                        **(summary.as_dict() if summary else {}),
+                    },
                 )
                 session.commit()
         finally:

@@ -21,13 +21,16 @@ from rich.table import Table
 
 from callwarden.errors import CallwardenError, ValidationFailed
 
-app = typer.Typer(help="Do-Not-Call lists: import, status, lookup, internal list.", no_args_is_help=True)
+app = typer.Typer(
+    help="Do-Not-Call lists: import, status, lookup, internal list.", no_args_is_help=True
+)
 import_app = typer.Typer(help="Import registry files as a new snapshot.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
 FilesArg = Annotated[list[Path], typer.Argument(help="Files (plain or zip); several at once")]
 ObtainedOpt = Annotated[
-    str, typer.Option("--obtained", help="Date the data was obtained from the registry (YYYY-MM-DD)")
+    str,
+    typer.Option("--obtained", help="Date the data was obtained from the registry (YYYY-MM-DD)"),
 ]
 AreaCodesOpt = Annotated[
     str | None,
@@ -47,11 +50,20 @@ def _area_codes(value: str | None) -> list[int] | None:
     try:
         return [int(v) for v in value.replace(" ", "").split(",") if v]
     except ValueError:
-        raise ValidationFailed(f"--area-codes must be numbers like 404,770 (got {value!r})") from None
+        raise ValidationFailed(
+            f"--area-codes must be numbers like 404,770 (got {value!r})"
+        ) from None
 
 
-def _run_import(list_key: str, fmt: str, files: list[Path], obtained: str, area_codes: str | None,
-                column: str | None = None, as_json: bool = False) -> None:
+def _run_import(
+    list_key: str,
+    fmt: str,
+    files: list[Path],
+    obtained: str,
+    area_codes: str | None,
+    column: str | None = None,
+    as_json: bool = False,
+) -> None:
     from callwarden.dnc import service
 
     cli = _cli()
@@ -84,12 +96,19 @@ def _run_import(list_key: str, fmt: str, files: list[Path], obtained: str, area_
         d["errors"] = report.errors[:100]
         cli.print_json(d)
         return
-    table = Table(title=f"snapshot {report.snapshot_id}: {report.list_key} ({report.kind})", show_header=False)
+    table = Table(
+        title=f"snapshot {report.snapshot_id}: {report.list_key} ({report.kind})", show_header=False
+    )
     codes = report.area_codes
     for k, v in (
         ("obtained", report.obtained_at.date().isoformat()),
-        ("area codes", "all" if codes is None else f"{len(codes)}: {', '.join(map(str, codes[:20]))}"
-         + (" ..." if len(codes) > 20 else "")),
+        (
+            "area codes",
+            "all"
+            if codes is None
+            else f"{len(codes)}: {', '.join(map(str, codes[:20]))}"
+            + (" ..." if len(codes) > 20 else ""),
+        ),
         ("lines read", f"{report.lines_read:,}"),
         ("added", f"{report.added:,}"),
         ("deleted", f"{report.deleted:,}"),
@@ -101,10 +120,13 @@ def _run_import(list_key: str, fmt: str, files: list[Path], obtained: str, area_
         table.add_row(k, v)
     cli.console.print(table)
     for e in report.errors[:20]:
-        cli.err.print(f"[yellow]{e['file']}:{e['line_no']}[/yellow]: {e['reason']}: {e['content']!r}")
+        cli.err.print(
+            f"[yellow]{e['file']}:{e['line_no']}[/yellow]: {e['reason']}: {e['content']!r}"
+        )
     if report.rejected > 20:
         cli.err.print(
-            f"... {report.rejected - 20:,} more; `callwarden dnc errors {report.snapshot_id}` lists them"
+            f"... {report.rejected - 20:,} more; "
+            f"`callwarden dnc errors {report.snapshot_id}` lists them"
         )
 
 
@@ -117,8 +139,14 @@ def import_national(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """FTC National Registry: full flat files (AAA,NNNNNNN) or change lists (--changes)."""
-    _run_import("national", "ftc_changes" if changes else "ftc_flat", files, obtained, area_codes,
-                as_json=as_json)
+    _run_import(
+        "national",
+        "ftc_changes" if changes else "ftc_flat",
+        files,
+        obtained,
+        area_codes,
+        as_json=as_json,
+    )
 
 
 @import_app.command("canada")
@@ -142,8 +170,15 @@ def import_state(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A state's list: one number per line, or a CSV with --column."""
-    _run_import(f"state:{state}", "csv" if column else "numbers", files, obtained, area_codes, column,
-                as_json=as_json)
+    _run_import(
+        f"state:{state}",
+        "csv" if column else "numbers",
+        files,
+        obtained,
+        area_codes,
+        column,
+        as_json=as_json,
+    )
 
 
 @import_app.command("custom")
@@ -155,8 +190,15 @@ def import_custom(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A custom suppression list (litigators, a partner's list...): one number per line or CSV."""
-    _run_import(f"custom:{name}", "csv" if column else "numbers", files, obtained, None, column,
-                as_json=as_json)
+    _run_import(
+        f"custom:{name}",
+        "csv" if column else "numbers",
+        files,
+        obtained,
+        None,
+        column,
+        as_json=as_json,
+    )
 
 
 @app.command("status")
@@ -174,13 +216,32 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     table = Table("list", "entries", "area codes", "data age", "fresh", "last import")
     for r in rows:
         cov = r["coverage"]
-        cov_text = "all" if cov == "all" else f"{len(cov)}" + (f" ({', '.join(map(str, cov[:6]))}...)" if len(cov) > 6 else f" ({', '.join(map(str, cov))})" if cov else "")
-        age = "live" if r["kind"] == "internal" else ("no data" if r["age_days"] is None else f"{r['age_days']} days")
+        cov_text = (
+            "all"
+            if cov == "all"
+            else f"{len(cov)}"
+            + (
+                f" ({', '.join(map(str, cov[:6]))}...)"
+                if len(cov) > 6
+                else f" ({', '.join(map(str, cov))})"
+                if cov
+                else ""
+            )
+        )
+        age = (
+            "live"
+            if r["kind"] == "internal"
+            else ("no data" if r["age_days"] is None else f"{r['age_days']} days")
+        )
         fresh = "[green]yes[/green]" if not r["stale"] else "[red]STALE[/red]"
         if r.get("stale_area_codes"):
             fresh += f" [red]({len(r['stale_area_codes'])} area codes stale)[/red]"
         last = r["last_import"]
-        last_text = f"#{last['snapshot_id']} {last['status']} {last['started_at']:%Y-%m-%d %H:%M}" if last else ""
+        last_text = (
+            f"#{last['snapshot_id']} {last['status']} {last['started_at']:%Y-%m-%d %H:%M}"
+            if last
+            else ""
+        )
         table.add_row(r["list"], f"{r['entries']:,}", cov_text, age, fresh, last_text)
     cli.console.print(table)
 
@@ -188,7 +249,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @app.command("lookup")
 def lookup(
     numbers: Annotated[list[str], typer.Argument(help="Numbers in any common format")],
-    at: Annotated[str | None, typer.Option(help="Moment of the call (ISO date-time); default now")] = None,
+    at: Annotated[
+        str | None, typer.Option(help="Moment of the call (ISO date-time); default now")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Which lists hold each number, and since when; exit 1 when any is listed or unknown."""
@@ -208,11 +271,22 @@ def lookup(
             try:
                 p = phone.parse(raw)
             except phone.InvalidPhoneNumber as exc:
-                out.append({"input": raw, "valid": False, "error": exc.reason, "message": exc.message})
+                out.append(
+                    {"input": raw, "valid": False, "error": exc.reason, "message": exc.message}
+                )
                 continue
             answers = rt.lookup_one(p.digits, at=when)
-            hit_ids = [lst.id for lst in rt.lists if any(a.list_key == lst.key and a.status == "hit" for a in answers)]
-            since = {ids[i]: t for i, t in service.listed_since(session=session, list_ids=hit_ids, number=p.digits).items()}
+            hit_ids = [
+                lst.id
+                for lst in rt.lists
+                if any(a.list_key == lst.key and a.status == "hit" for a in answers)
+            ]
+            since = {
+                ids[i]: t
+                for i, t in service.listed_since(
+                    session=session, list_ids=hit_ids, number=p.digits
+                ).items()
+            }
             out.append(
                 {
                     "input": raw,
@@ -226,14 +300,22 @@ def lookup(
                             "status": a.status,
                             "reason": a.reason,
                             "as_of": a.as_of,
-                            "since": since.get(a.list_key) or (min(e.added_at for e in a.entries) if a.entries else None),
+                            "since": since.get(a.list_key)
+                            or (min(e.added_at for e in a.entries) if a.entries else None),
                         }
                         for a in answers
                     ],
                     "internal": [
-                        {"id": e.id, "channel": e.channel, "seller": e.seller, "source": e.source,
-                         "added_at": e.added_at, "added_by": e.added_by}
-                        for a in answers for e in a.entries
+                        {
+                            "id": e.id,
+                            "channel": e.channel,
+                            "seller": e.seller,
+                            "source": e.source,
+                            "added_at": e.added_at,
+                            "added_by": e.added_by,
+                        }
+                        for a in answers
+                        for e in a.entries
                     ],
                 }
             )
@@ -241,8 +323,12 @@ def lookup(
 
         who = cli.operator()
         audit.record_many(
-            session=session, type="dnc.lookup", actor=who.name, actor_role="operator",
-            subjects=[o["number"] for o in out if o.get("valid")], body={"via": "cli"},
+            session=session,
+            type="dnc.lookup",
+            actor=who.name,
+            actor_role="operator",
+            subjects=[o["number"] for o in out if o.get("valid")],
+            body={"via": "cli"},
         )
         session.commit()
     if as_json:
@@ -252,14 +338,25 @@ def lookup(
             if not o["valid"]:
                 cli.console.print(f"[red]{o['input']}[/red]: not a valid number ({o['message']})")
                 continue
-            verdict = "[red]LISTED[/red]" if o["listed"] else ("[yellow]UNKNOWN[/yellow]" if o["unknown"] else "[green]not listed[/green]")
+            verdict = (
+                "[red]LISTED[/red]"
+                if o["listed"]
+                else ("[yellow]UNKNOWN[/yellow]" if o["unknown"] else "[green]not listed[/green]")
+            )
             cli.console.print(f"[bold]{o['number']}[/bold]: {verdict}")
             for item in o["lists"]:
-                extra = f" since {item['since']:%Y-%m-%d}" if item["since"] else (f" (data as of {item['as_of']:%Y-%m-%d})" if item["as_of"] else "")
+                extra = (
+                    f" since {item['since']:%Y-%m-%d}"
+                    if item["since"]
+                    else (f" (data as of {item['as_of']:%Y-%m-%d})" if item["as_of"] else "")
+                )
                 reason = f" ({item['reason']})" if item["reason"] else ""
                 cli.console.print(f"  {item['list']:<22} {item['status']}{reason}{extra}")
             for e in o["internal"]:
-                cli.console.print(f"    internal entry #{e['id']}: {e['channel']} / seller {e['seller']} / {e['source']} by {e['added_by']}")
+                cli.console.print(
+                    f"    internal entry #{e['id']}: {e['channel']} / seller {e['seller']}"
+                    f" / {e['source']} by {e['added_by']}"
+                )
     bad = any((not o["valid"]) or o["listed"] or o["unknown"] for o in out)
     raise typer.Exit(1 if bad else 0)
 
@@ -283,7 +380,12 @@ def add(
     number: Annotated[str, typer.Argument()],
     channel: Annotated[str, typer.Option(help="voice, sms, email or all")] = "all",
     seller: Annotated[str, typer.Option(help="Seller/brand, or * for all")] = "*",
-    source: Annotated[str, typer.Option(help="agent_disposition, ivr, sms_keyword, email, web_form, letter, api, import, other")] = "other",
+    source: Annotated[
+        str,
+        typer.Option(
+            help="agent_disposition, ivr, sms_keyword, email, web_form, letter, api, import, other"
+        ),
+    ] = "other",
     note: Annotated[str | None, typer.Option()] = None,
     by: Annotated[str | None, typer.Option(help="Who took the request (default: you)")] = None,
 ) -> None:
@@ -303,18 +405,33 @@ def add(
         raise ValidationFailed(exc.message, field="number") from None
     with factory() as session:
         entry = service.add_internal(
-            session=session, number=parsed, channel=channel, seller=seller, source=source, note=note, actor=who
+            session=session,
+            number=parsed,
+            channel=channel,
+            seller=seller,
+            source=source,
+            note=note,
+            actor=who,
         )
         session.commit()
-    cli.console.print(f"added {parsed.e164} to the internal list (entry #{entry.id}, {entry.channel}, seller {entry.seller})")
+    cli.console.print(
+        f"added {parsed.e164} to the internal list "
+        f"(entry #{entry.id}, {entry.channel}, seller {entry.seller})"
+    )
 
 
 @app.command("remove")
 def remove(
     entry_id: Annotated[int, typer.Argument(help="Internal entry id (see `dnc lookup`)")],
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail)")],
-    api_key: Annotated[str | None, typer.Option("--api-key", envvar="CALLWARDEN_API_KEY",
-                                                help="A compliance-role API key identifying you")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="CALLWARDEN_API_KEY",
+            help="A compliance-role API key identifying you",
+        ),
+    ] = None,
 ) -> None:
     """Remove an internal entry: needs a compliance officer's API key; audited."""
     from callwarden.dnc import service
@@ -323,19 +440,25 @@ def remove(
     cli = _cli()
     _, factory = cli.open_db()
     if not api_key:
-        raise CallwardenError("removing an entry needs a compliance API key: --api-key or CALLWARDEN_API_KEY")
+        raise CallwardenError(
+            "removing an entry needs a compliance API key: --api-key or CALLWARDEN_API_KEY"
+        )
     with factory() as session:
         who = security.authenticate(session=session, token=api_key)
         if who is None:
             raise CallwardenError("the API key is unknown or revoked")
-        entry = service.remove_internal(session=session, entry_id=entry_id, reason=reason, actor=who)
+        entry = service.remove_internal(
+            session=session, entry_id=entry_id, reason=reason, actor=who
+        )
         session.commit()
     cli.console.print(f"removed internal entry #{entry.id} (by {who.name})")
 
 
 @app.command("snapshots")
 def snapshots(
-    list_key: Annotated[str | None, typer.Option("--list", help="national, canada, state:XX, custom:NAME")] = None,
+    list_key: Annotated[
+        str | None, typer.Option("--list", help="national, canada, state:XX, custom:NAME")
+    ] = None,
     limit: int = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -347,18 +470,53 @@ def snapshots(
     with factory() as session:
         rows = service.snapshots(session=session, list_key=list_key, limit=limit)
         data = [
-            {c: getattr(s, c) for c in ("id", "kind", "format", "obtained_at", "started_at", "status",
-                                         "lines_read", "added", "deleted", "rejected", "total_after", "error")}
+            {
+                c: getattr(s, c)
+                for c in (
+                    "id",
+                    "kind",
+                    "format",
+                    "obtained_at",
+                    "started_at",
+                    "status",
+                    "lines_read",
+                    "added",
+                    "deleted",
+                    "rejected",
+                    "total_after",
+                    "error",
+                )
+            }
             for s in rows
         ]
     if as_json:
         cli.print_json(data)
         return
-    table = Table("id", "kind", "format", "obtained", "status", "read", "added", "deleted", "rejected", "total")
+    table = Table(
+        "id",
+        "kind",
+        "format",
+        "obtained",
+        "status",
+        "read",
+        "added",
+        "deleted",
+        "rejected",
+        "total",
+    )
     for d in data:
-        table.add_row(str(d["id"]), d["kind"], d["format"], f"{d['obtained_at']:%Y-%m-%d}", d["status"],
-                      f"{d['lines_read']:,}", f"{d['added']:,}", f"{d['deleted']:,}", f"{d['rejected']:,}",
-                      f"{d['total_after']:,}")
+        table.add_row(
+            str(d["id"]),
+            d["kind"],
+            d["format"],
+            f"{d['obtained_at']:%Y-%m-%d}",
+            d["status"],
+            f"{d['lines_read']:,}",
+            f"{d['added']:,}",
+            f"{d['deleted']:,}",
+            f"{d['rejected']:,}",
+            f"{d['total_after']:,}",
+        )
     cli.console.print(table)
 
 
@@ -377,12 +535,25 @@ def errors(snapshot_id: int, limit: int = 1000) -> None:
 def scrub(
     input: Annotated[Path, typer.Argument(help="CSV call list with a header row")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the rows that may be called")],
-    rejects: Annotated[Path | None, typer.Option("--rejects", help="Where to write removed rows with reasons")] = None,
-    column: Annotated[str | None, typer.Option(help="The phone column (detected when omitted)")] = None,
-    seller: Annotated[str | None, typer.Option(help="Apply internal entries of this seller (and *) only")] = None,
-    channel: Annotated[str | None, typer.Option(help="voice, sms or email: internal entries of that channel (and all)")] = None,
-    lists: Annotated[str | None, typer.Option(help="Only these lists, comma-separated (default: all)")] = None,
-    at: Annotated[str | None, typer.Option(help="Moment of the calls (ISO date-time); default now")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option("--rejects", help="Where to write removed rows with reasons")
+    ] = None,
+    column: Annotated[
+        str | None, typer.Option(help="The phone column (detected when omitted)")
+    ] = None,
+    seller: Annotated[
+        str | None, typer.Option(help="Apply internal entries of this seller (and *) only")
+    ] = None,
+    channel: Annotated[
+        str | None,
+        typer.Option(help="voice, sms or email: internal entries of that channel (and all)"),
+    ] = None,
+    lists: Annotated[
+        str | None, typer.Option(help="Only these lists, comma-separated (default: all)")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="Moment of the calls (ISO date-time); default now")
+    ] = None,
 ) -> None:
     """Scrub a call list against every Do-Not-Call list: clean rows out, rejects with reasons."""
     from callwarden.audit import service as audit
@@ -405,21 +576,36 @@ def scrub(
     known = {lst.key for lst in rt.lists} | {"internal"}
     for key in only or ():
         if key not in known:
-            raise ValidationFailed(f"unknown list {key!r}; known: {', '.join(sorted(known))}", field="lists")
+            raise ValidationFailed(
+                f"unknown list {key!r}; known: {', '.join(sorted(known))}", field="lists"
+            )
     plan = scrubbing.plan(input, column=column)
     stopwatch = cli.timed()
     tmp_out = out.with_name(out.name + f".part-{os.getpid()}")
     tmp_rej = rejects.with_name(rejects.name + f".part-{os.getpid()}") if rejects else None
     try:
         with Progress(
-            TextColumn("scrubbing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=cli.err, disable=not cli.err.is_terminal,
+            TextColumn("scrubbing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=cli.err,
+            disable=not cli.err.is_terminal,
         ) as bar:
             task = bar.add_task("scrub", total=None)
-            with tmp_out.open("wb") as fo, (tmp_rej.open("wb") if tmp_rej else open(os.devnull, "wb")) as fr:
+            with (
+                tmp_out.open("wb") as fo,
+                tmp_rej.open("wb") if tmp_rej else open(os.devnull, "wb") as fr,
+            ):
                 summary = scrubbing.scrub_file(
-                    rt, plan, clean_out=fo, rejects_out=fr if tmp_rej else None, at=when,
-                    seller=seller, channel=channel, only=only,
+                    rt,
+                    plan,
+                    clean_out=fo,
+                    rejects_out=fr if tmp_rej else None,
+                    at=when,
+                    seller=seller,
+                    channel=channel,
+                    only=only,
                     progress=lambda n: bar.advance(task, n),
                 )
         tmp_out.replace(out)
@@ -432,12 +618,24 @@ def scrub(
     seconds = stopwatch()
     with factory() as session:
         who = cli.operator()
-        audit.record(session=session, type="dnc.scrub", actor=who.name, actor_role="operator",
-                     subject=f"scrub:{input.name}", body={"via": "cli", **summary.as_dict()})
+        audit.record(
+            session=session,
+            type="dnc.scrub",
+            actor=who.name,
+            actor_role="operator",
+            subject=f"scrub:{input.name}",
+            body={"via": "cli", **summary.as_dict()},
+        )
         session.commit()
     table = Table(title=f"scrubbed {input.name} (phone column: {plan.column})", show_header=False)
-    for k, v in (("rows", summary.rows), ("clean", summary.clean), ("rejected", summary.rejected),
-                 ("  listed", summary.listed), ("  unknown coverage", summary.unknown), ("  invalid number", summary.invalid)):
+    for k, v in (
+        ("rows", summary.rows),
+        ("clean", summary.clean),
+        ("rejected", summary.rejected),
+        ("  listed", summary.listed),
+        ("  unknown coverage", summary.unknown),
+        ("  invalid number", summary.invalid),
+    ):
         table.add_row(k, f"{v:,}")
     for k, v in sorted(summary.per_list.items()):
         table.add_row(f"  on {k}", f"{v:,}")

@@ -57,7 +57,9 @@ class DncSnapshot(Base):
     total_after: Mapped[int] = mapped_column(BigInteger, default=0)
     index_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
     imported_by: Mapped[str] = mapped_column(String(200))
-    worker: Mapped[str | None] = mapped_column(String(300), nullable=True)  # host:pid while importing
+    worker: Mapped[str | None] = mapped_column(
+        String(300), nullable=True
+    )  # host:pid while importing
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 

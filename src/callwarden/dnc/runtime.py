@@ -42,7 +42,7 @@ INTERNAL_KEY = "internal"
 
 
 def is_stale(obtained_at: datetime, at: datetime, max_age_days: int | None) -> bool:
-    """16 CFR 310.4(b)(3)(iv): data obtained more than max_age_days calendar days before the call."""
+    """16 CFR 310.4(b)(3)(iv): data obtained more than max_age_days calendar days before."""
     if max_age_days is None:
         return False
     return (at.astimezone(UTC).date() - obtained_at.astimezone(UTC).date()).days > max_age_days
@@ -281,9 +281,7 @@ class DncRuntime:
         """How many numbers the internal list holds."""
         return len(self._internal)
 
-    def _answer(
-        self, lst: LoadedList, number: int, hit: bool, at: datetime
-    ) -> ListAnswer:
+    def _answer(self, lst: LoadedList, number: int, hit: bool, at: datetime) -> ListAnswer:
         npa = npa_of(number)
         if npa is None:
             return ListAnswer(lst.key, lst.kind, "unknown", "not_nanp")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select, text, update
@@ -30,7 +30,6 @@ from callwarden.config import Settings
 from callwarden.db import utcnow
 from callwarden.dnc import flatfile
 from callwarden.dnc.index import IndexBuilder, ListIndex
-from callwarden.dnc.runtime import is_stale
 from callwarden.dnc.models import (
     DncCoverage,
     DncInternalEntry,
@@ -41,6 +40,7 @@ from callwarden.dnc.models import (
     DncSnapshotError,
     DncSync,
 )
+from callwarden.dnc.runtime import is_stale
 from callwarden.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from callwarden.security.roles import Role
 from callwarden.security.service import Principal
@@ -59,8 +59,64 @@ SOURCES = (
 )
 FORMATS = ("ftc_flat", "ftc_changes", "canada_flat", "numbers", "csv")
 US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
-    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP".split()
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+        "VI",
+        "GU",
+        "AS",
+        "MP",
+    ]
 )
 MAX_ERRORS_KEPT = 10_000
 CHUNK_BYTES = 64 << 20
@@ -97,14 +153,18 @@ def list_spec(key: str, *, max_age_days: int = 31) -> ListSpec:
         code = code.upper()
         if code not in US_STATES:
             raise ValidationFailed(f"unknown state code {code!r}", field="list")
-        return ListSpec(f"state:{code}", "state", code, f"{code} state Do-Not-Call list", max_age_days)
+        return ListSpec(
+            f"state:{code}", "state", code, f"{code} state Do-Not-Call list", max_age_days
+        )
     if kind == "custom":
         code = code.lower()
         if not _SLUG.match(code):
             raise ValidationFailed(
                 "custom list names are 1-63 lowercase letters, digits, _ or -", field="list"
             )
-        return ListSpec(f"custom:{code}", "custom", code, f"Custom suppression list {code}", max_age_days)
+        return ListSpec(
+            f"custom:{code}", "custom", code, f"Custom suppression list {code}", max_age_days
+        )
     raise ValidationFailed(
         f"unknown list {key!r}: use national, canada, state:XX or custom:NAME", field="list"
     )
@@ -141,10 +201,12 @@ def _bump_sync(session: Session) -> None:
 
 
 def parse_obtained(value: str | date | datetime) -> datetime:
-    """When the data was obtained: a date means the start of that day (UTC), the conservative end."""
+    """When the data was obtained: a date means the start of that day (UTC), the safe end."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise ValidationFailed("obtained time needs a time zone (or give a date)", field="obtained")
+            raise ValidationFailed(
+                "obtained time needs a time zone (or give a date)", field="obtained"
+            )
         return value.astimezone(UTC)
     if isinstance(value, date):
         return datetime.combine(value, time(0), tzinfo=UTC)
@@ -211,10 +273,15 @@ def _iter_sources(paths: Sequence[Path]) -> Iterator[tuple[str, Iterator[bytes]]
                     raise ValidationFailed(f"{path.name}: the zip archive holds no file")
                 for m in members:
                     with zf.open(m) as fh:
-                        yield f"{path.name}:{m.filename}", iter(lambda fh=fh: fh.read(CHUNK_BYTES), b"")
+                        yield f"{path.name}:{m.filename}", _blocks(fh)
         else:
             with path.open("rb") as fh:
-                yield path.name, iter(lambda fh=fh: fh.read(CHUNK_BYTES), b"")
+                yield path.name, _blocks(fh)
+
+
+def _blocks(fh: IO[bytes]) -> Iterator[bytes]:
+    while block := fh.read(CHUNK_BYTES):
+        yield block
 
 
 def _line_chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
@@ -419,10 +486,14 @@ def import_files(
     """Import registry files as a new snapshot of a list; all or nothing."""
     started = utcnow()
     if fmt not in FORMATS:
-        raise ValidationFailed(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", field="format")
+        raise ValidationFailed(
+            f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", field="format"
+        )
     spec = list_spec(list_key, max_age_days=settings.dnc_max_age_days)
     if spec.kind == "internal":
-        raise ValidationFailed("the internal list is changed entry by entry, not imported", field="list")
+        raise ValidationFailed(
+            "the internal list is changed entry by entry, not imported", field="list"
+        )
     if fmt == "csv" and not column:
         raise ValidationFailed("a CSV import needs --column NAME", field="column")
     paths = [Path(p) for p in paths]
@@ -467,7 +538,9 @@ def import_files(
     index_file = index_dir / f"{snapshot_id:08d}.idx"
     try:
         archive = (
-            settings.dnc_dir / "sources" / f"{snapshot_id:08d}" if settings.dnc_archive_sources else None
+            settings.dnc_dir / "sources" / f"{snapshot_id:08d}"
+            if settings.dnc_archive_sources
+            else None
         )
         files = [_file_info(p, archive) for p in paths]
         base = ListIndex.open(settings.dnc_dir / base_path) if base_path else None
@@ -534,7 +607,11 @@ def import_files(
             session.execute(
                 update(DncSnapshot)
                 .where(DncSnapshot.id == snapshot_id)
-                .values(status="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"[:2000])
+                .values(
+                    status="failed",
+                    finished_at=utcnow(),
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                )
             )
             session.commit()
         raise
@@ -577,7 +654,9 @@ def _commit_snapshot(
             session.flush()
         npas: list[int | None]
         if coverage_mode == "refresh" and report.area_codes is None:
-            npas = list(session.scalars(select(DncCoverage.npa).where(DncCoverage.list_id == list_id)))
+            npas = list(
+                session.scalars(select(DncCoverage.npa).where(DncCoverage.list_id == list_id))
+            )
         elif report.area_codes is None:
             npas = [None]
         else:
@@ -657,7 +736,9 @@ def _commit_snapshot(
         session.commit()
 
 
-def _collect_garbage(*, session_factory: sessionmaker[Session], settings: Settings, list_id: int) -> None:
+def _collect_garbage(
+    *, session_factory: sessionmaker[Session], settings: Settings, list_id: int
+) -> None:
     """Delete index files older than the previous one (other processes may still map that one)."""
     with session_factory() as session:
         paths = list(
@@ -679,7 +760,9 @@ def _collect_garbage(*, session_factory: sessionmaker[Session], settings: Settin
 def _check_choice(value: str, allowed: Sequence[str], field_name: str) -> str:
     v = value.strip().lower()
     if v not in allowed:
-        raise ValidationFailed(f"{field_name} must be one of {', '.join(allowed)}", field=field_name)
+        raise ValidationFailed(
+            f"{field_name} must be one of {', '.join(allowed)}", field=field_name
+        )
     return v
 
 
@@ -816,7 +899,9 @@ def list_status(*, session: Session, at: datetime | None = None) -> list[dict[st
         }
         if lst.kind == "internal":
             item["entries"] = session.scalar(
-                select(func.count()).select_from(DncInternalEntry).where(DncInternalEntry.active.is_(True))
+                select(func.count())
+                .select_from(DncInternalEntry)
+                .where(DncInternalEntry.active.is_(True))
             )
             item.update(coverage="all", oldest_data_at=None, age_days=0, stale=False)
         else:
@@ -824,11 +909,15 @@ def list_status(*, session: Session, at: datetime | None = None) -> list[dict[st
             oldest = min((c.obtained_at for c in covs), default=None)
             newest = max((c.obtained_at for c in covs), default=None)
             stale_codes = sorted(
-                c.npa for c in covs if c.npa is not None and is_stale(c.obtained_at, at, lst.max_age_days)
+                c.npa
+                for c in covs
+                if c.npa is not None and is_stale(c.obtained_at, at, lst.max_age_days)
             )
             item["entries"] = lst.entries
             item["coverage"] = (
-                "all" if any(c.npa is None for c in covs) else sorted(c.npa for c in covs if c.npa is not None)
+                "all"
+                if any(c.npa is None for c in covs)
+                else sorted(c.npa for c in covs if c.npa is not None)
             )
             item["oldest_data_at"] = oldest
             item["newest_data_at"] = newest
@@ -848,7 +937,9 @@ def list_status(*, session: Session, at: datetime | None = None) -> list[dict[st
     return out
 
 
-def snapshots(*, session: Session, list_key: str | None = None, limit: int = 50) -> list[DncSnapshot]:
+def snapshots(
+    *, session: Session, list_key: str | None = None, limit: int = 50
+) -> list[DncSnapshot]:
     """Recent snapshots, newest first."""
     q = select(DncSnapshot).order_by(DncSnapshot.id.desc()).limit(limit)
     if list_key:
@@ -859,7 +950,9 @@ def snapshots(*, session: Session, list_key: str | None = None, limit: int = 50)
     return list(session.scalars(q))
 
 
-def snapshot_errors(*, session: Session, snapshot_id: int, limit: int = 1000) -> list[DncSnapshotError]:
+def snapshot_errors(
+    *, session: Session, snapshot_id: int, limit: int = 1000
+) -> list[DncSnapshotError]:
     """The malformed lines kept for one snapshot."""
     if session.get(DncSnapshot, snapshot_id) is None:
         raise NotFound(f"no snapshot {snapshot_id}")

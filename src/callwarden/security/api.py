@@ -88,9 +88,7 @@ def require(permission: Permission) -> Callable[..., Principal]:
                     body={"method": request.method, "permission": permission.value},
                 )
                 session.commit()
-                raise Forbidden(
-                    f"role {principal.role.value!r} may not {permission.value}"
-                )
+                raise Forbidden(f"role {principal.role.value!r} may not {permission.value}")
         request.state.principal = principal
         return principal
 
@@ -191,7 +189,7 @@ def route_permissions(app: Any) -> list[tuple[str, str, Permission | None]]:
                 walk(inner.routes)
             elif isinstance(route, APIRoute):
                 perm = _find_permission(route.dependant)
-                out.extend((m, route.path, perm) for m in sorted(route.methods))
+                out.extend((m, route.path, perm) for m in sorted(route.methods or ()))
 
     walk(app.routes)
     return sorted(out, key=lambda r: (r[1], r[0]))
