@@ -137,10 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         lines = a.numbers
 
         env_noarch = {**env, "CALLWARDEN_DNC_ARCHIVE_SOURCES": "false"}
-        took, _ = _run(env_noarch, "dnc", "import", "national", *map(str, files), "--obtained", today)
+        took, _ = _run(
+            env_noarch, "dnc", "import", "national", *map(str, files), "--obtained", today
+        )
         results["import_seconds"] = took
         results["import_lines_per_s"] = lines / took
-        print(f"import (CLI, end to end, no archive): {took:.1f} s = {lines / took / 1e6:.1f}M lines/s")
+        print(
+            f"import (CLI, end to end, no archive): {took:.1f} s = {lines / took / 1e6:.1f}M lines/s"
+        )
         if not a.skip_archive_run:
             took, _ = _run(env, "dnc", "import", "national", *map(str, files), "--obtained", today)
             results["import_archived_seconds"] = took
@@ -162,14 +166,30 @@ def main(argv: list[str] | None = None) -> int:
             results["http_batch_100k_s"] = time.perf_counter() - t0
         rss = _rss_mb(proc.pid)
         results["service_rss_mb"] = rss
-        print(f"batch lookup of 100,000 over HTTP: {results['http_batch_100k_s']:.2f} s; "
-              f"service RSS after touching the index: {rss:.0f} MB")
+        print(
+            f"batch lookup of 100,000 over HTTP: {results['http_batch_100k_s']:.2f} s; "
+            f"service RSS after touching the index: {rss:.0f} MB"
+        )
         numbers_file = work / "numbers.txt"
         numbers_file.write_text("\n".join(sample[:5000]))
         load = subprocess.run(
-            [sys.executable, str(HERE / "http_load.py"), "--url", base, "--key", token,
-             "--rate", str(a.rate), "--seconds", str(a.seconds), "--numbers", str(numbers_file)],
-            capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                str(HERE / "http_load.py"),
+                "--url",
+                base,
+                "--key",
+                token,
+                "--rate",
+                str(a.rate),
+                "--seconds",
+                str(a.seconds),
+                "--numbers",
+                str(numbers_file),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         stats = json.loads(load.stdout)
         results["http"] = stats
@@ -182,8 +202,15 @@ def main(argv: list[str] | None = None) -> int:
 
         csv_in = work / "calls.csv"
         _scrub_csv(csv_in, queries[: a.scrub_rows])
-        took, _ = _run(env, "scrub", str(csv_in), "--out", str(work / "clean.csv"),
-                       "--rejects", str(work / "rejects.csv"))
+        took, _ = _run(
+            env,
+            "scrub",
+            str(csv_in),
+            "--out",
+            str(work / "clean.csv"),
+            "--rejects",
+            str(work / "rejects.csv"),
+        )
         results["cli_scrub_seconds"] = took
         rows_clean = sum(1 for _ in (work / "clean.csv").open()) - 1
         print(f"CLI scrub of {a.scrub_rows:,} rows: {took:.2f} s ({rows_clean:,} clean rows)")

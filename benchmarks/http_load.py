@@ -19,7 +19,9 @@ from pathlib import Path
 import httpx
 
 
-async def run(url: str, key: str, rate: float, seconds: float, numbers: list[str]) -> dict[str, float]:
+async def run(
+    url: str, key: str, rate: float, seconds: float, numbers: list[str]
+) -> dict[str, float]:
     """Send rate×seconds GET /v1/dnc/{number} requests on schedule; return latency statistics."""
     if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise SystemExit("this load generator only targets loopback addresses")
@@ -28,7 +30,9 @@ async def run(url: str, key: str, rate: float, seconds: float, numbers: list[str
     errors = 0
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=10) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=10
+    ) as client:
         # warm the connection pool and the server's code paths
         for n in numbers[:50]:
             await client.get(f"/v1/dnc/{n}")

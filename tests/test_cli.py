@@ -152,3 +152,54 @@ def test_killed_import_leaves_the_old_snapshot_answering(
     with session_factory() as s:
         statuses = list(s.scalars(select(DncSnapshot.status).order_by(DncSnapshot.id)))
     assert statuses == ["complete", "failed", "complete"]
+
+
+def test_serve_on_an_empty_database(tmp_path, cli_env):
+    """`callwarden serve` creates the schema, prints an admin key once, and becomes ready."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(cli_env)
+    env["CALLWARDEN_DATA_DIR"] = str(tmp_path / "fresh")
+    env.pop("CALLWARDEN_DATABASE_URL")  # the embedded default: an SQLite file in the data dir
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "callwarden", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ready = None
+        while time.monotonic() < deadline:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert ready is not None and ready.status_code == 200
+        assert ready.json()["checks"] == {"database": "ok", "schema": "ok", "dnc_index": "ok"}
+        assert (tmp_path / "fresh" / "callwarden.db").is_file()
+        anon = httpx.get(f"http://127.0.0.1:{port}/v1/dnc/status")
+        assert anon.status_code == 401
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # printed before the server started, so already in the pipe
+            seen.append(line)
+            if f"http://127.0.0.1:{port}/docs" in line:
+                break
+        token = next(line.strip() for line in seen if line.startswith("cw_"))
+        me = httpx.get(
+            f"http://127.0.0.1:{port}/v1/keys", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert me.status_code == 200 and me.json()[0]["name"].startswith("bootstrap-admin")
+        assert me.json()[0]["role"] == "admin" and token not in me.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

@@ -132,8 +132,12 @@ def serve(
     _bootstrap_admin_key(factory)
     h, p = host or s.host, port or s.port
     err.print(
-        f"callwarden {__version__} on http://{h}:{p}  (API docs: http://{h}:{p}/docs, "
-        f"data: {s.data_dir.resolve()}, database: {s.resolved_database_url.split('@')[-1]})"
+        f"callwarden {__version__} listening on http://{h}:{p}\n"
+        f"  API docs:  http://{h}:{p}/docs\n"
+        f"  readiness: http://{h}:{p}/readyz\n"
+        f"  data:      {s.data_dir.resolve()}\n"
+        f"  database:  {s.resolved_database_url.split('@')[-1]}",
+        soft_wrap=True,
     )
     uvicorn.run(
         "callwarden.app:create_app",
@@ -177,7 +181,8 @@ def _bootstrap_admin_key(factory: Any) -> None:
     err.print(
         f"[bold yellow]No API key existed, so an admin key was created ({name}). "
         f"It is shown this once:[/bold yellow]\n{token}\n"
-        "Create per-person keys with `callwarden keys create` and revoke this one."
+        "Create per-person keys with `callwarden keys create` and revoke this one.",
+        soft_wrap=True,
     )
 
 

@@ -854,10 +854,18 @@ class MultiIndex:
                     dense.setdefault(npa, []).append((1 << i, index._mm, block))  # type: ignore[arg-type]
                 else:
                     sparse.setdefault(npa, []).append((1 << i, block))
-        self._probes: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {
-            npa: (tuple(dense.get(npa, ())), tuple(sparse.get(npa, ())))
-            for npa in set(dense) | set(sparse)
-        }
+        self._probes: dict[int, tuple[tuple[Any, ...], tuple[Any, ...], bytes]] = {}
+        for npa in set(dense) | set(sparse):
+            # Which exchanges any sparse list has numbers in: most single lookups then skip
+            # the sparse lists without touching their blocks (cache misses cost ~0.2 µs each).
+            present = np.zeros(EXCHANGES, np.bool_)
+            for _, view in sparse.get(npa, ()):
+                present |= np.diff(np.frombuffer(view[:DIR_LEN], dtype="<u4")) > 0
+            self._probes[npa] = (
+                tuple(dense.get(npa, ())),
+                tuple(sparse.get(npa, ())),
+                present.tobytes(),
+            )
         # The kernel's address tables, one row per list; the views keep every map alive.
         self._views = [index._u8 for index in self.indexes]
         shape = (len(self.indexes), NPA_ENTRIES)
@@ -878,15 +886,15 @@ class MultiIndex:
         if o < 0:
             return 0
         m = 0
-        dense, sparse = probes
+        dense, sparse, present = probes
         if dense:
             byte = o >> 3
             shift = o & 7
             for bit, mm, off in dense:
                 if mm[off + byte] >> shift & 1:
                     m |= bit
-        if sparse:
-            x = o // 10_000
+        x = o // 10_000
+        if present[x]:
             for bit, view in sparse:
                 lo = view[x]
                 hi = view[x + 1]

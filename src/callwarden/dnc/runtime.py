@@ -212,6 +212,15 @@ class DncRuntime:
             multi=MultiIndex([lst.index for lst in loaded]),
             generation=generation,
         )
+        fresh = [
+            lst.index
+            for lst in loaded
+            if lst.key not in current or current[lst.key].index is not lst.index
+        ]
+        if fresh:
+            # Map pages in behind the scenes so the first bulk scrub does not pay page faults;
+            # lookups are already answered meanwhile (straight from the page cache or disk).
+            threading.Thread(target=_prefetch, args=(fresh,), daemon=True).start()
         log.info("dnc_lists_loaded", lists=[lst.key for lst in loaded], generation=generation)
 
     def _index_file(self, rel: str) -> Path:
@@ -359,6 +368,14 @@ class DncRuntime:
             row.append(self._internal_answer(n))
             out.append(row)
         return out
+
+
+def _prefetch(indexes: Sequence[ListIndex]) -> None:
+    for index in indexes:
+        try:
+            index.prefetch()
+        except Exception as exc:  # a closed or replaced index: nothing to warm
+            log.debug("prefetch_skipped", error=repr(exc))
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
