@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dnc_bench import DEFAULT_NPA_CSV, Registry, load_npas  # noqa: E402
+from dnc_bench import DEFAULT_NPA_CSV, Registry, load_npas
 
 HERE = Path(__file__).resolve().parent
 CLI = [sys.executable, "-m", "callwarden"]
@@ -142,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         results["import_seconds"] = took
         results["import_lines_per_s"] = lines / took
-        print(
-            f"import (CLI, end to end, no archive): {took:.1f} s = {lines / took / 1e6:.1f}M lines/s"
-        )
+        print(f"import (CLI, no source archive): {took:.1f} s = {lines / took / 1e6:.1f}M lines/s")
         if not a.skip_archive_run:
             took, _ = _run(env, "dnc", "import", "national", *map(str, files), "--obtained", today)
             results["import_archived_seconds"] = took

@@ -219,3 +219,33 @@ def test_import_over_http(tmp_path, client, keys):
     assert bad.status_code == 422 and bad.json()["field"] == "obtained"
     snaps = client.get("/v1/dnc/snapshots", headers=h).json()
     assert [x["status"] for x in snaps] == ["complete"]  # bad arguments never start a snapshot
+
+
+def test_since_for_change_list_additions_single_and_batch(
+    tmp_path, settings, session_factory, operator, client, keys
+):
+    from .dnc_files import write_changes
+
+    _seed(tmp_path, settings, session_factory, operator)
+    service.import_files(
+        session_factory=session_factory,
+        settings=settings,
+        list_key="national",
+        fmt="ftc_changes",
+        paths=[
+            write_changes(tmp_path / "d.txt", [(e164("4045550166"), "2026-11-27T09:15:00", "A")])
+        ],
+        obtained=datetime.now(UTC).date().isoformat(),
+        actor=operator,
+    )
+    h = keys.headers(Role.DIALER)
+    single = client.get("/v1/dnc/4045550166", headers=h).json()
+    national = next(x for x in single["lists"] if x["list"] == "national")
+    assert national["status"] == "hit" and national["since"].startswith("2026-11-27T09:15:00")
+    batch = client.post(
+        "/v1/dnc/lookup", json={"numbers": ["4045550100", "4045550166"]}, headers=h
+    ).json()
+    sinces = [
+        next(x for x in r["lists"] if x["list"] == "national")["since"] for r in batch["results"]
+    ]
+    assert sinces[0] is None and sinces[1].startswith("2026-11-27T09:15:00")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import mmap
+import time
 from datetime import datetime
 
 import numpy as np
@@ -74,7 +75,7 @@ def test_valid_lines_round_trip(numbers: list[int], crlf: bool, final_newline: b
         (b"2012345678", 1),
         (b" 201,2345678", 1),
         (b"201,2345678 ", 1),
-        (b"201,2345678\r", 1),  # two CRs before the LF: only one is a line ending
+        (b"201,2345678\r\r", 1),  # two CRs before the LF: only one is a line ending
         (b"201,23456\xef\xbc\x97", 1),
         (b"2a1,2345678", 2),
         (b"201,234567x", 2),
@@ -157,7 +158,7 @@ def test_mixed_lines_are_all_accounted_for(
             expect_bad.append(first_line + i)
     assert res.numbers.tolist() == expect_good
     assert res.bad_lines.tolist() == expect_bad
-    for i, (line, number) in enumerate(items):
+    for i, (_, number) in enumerate(items):
         if number is not None:
             assert first_line + i not in expect_bad
 
@@ -181,7 +182,8 @@ def test_any_bytes_like_input(kind: str) -> None:
     assert res.numbers.tolist() == [12012345678, 14045550100]
     assert res.bad_lines.tolist() == [2]
     assert bad_line_text(chunk, 2) == "bad"  # type: ignore[arg-type]
-    assert list(split_chunks(chunk, 5)) == [(0, 12), (12, 16), (16, 27)]  # type: ignore[arg-type]
+    assert list(split_chunks(chunk, 5)) == [(0, 12), (12, 27)]  # type: ignore[arg-type]
+    assert list(split_chunks(chunk, 4)) == [(0, 12), (12, 16), (16, 27)]  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------
@@ -209,6 +211,32 @@ def test_bad_line_text() -> None:
         bad_line_text(data, 0)
 
 
+@FAST
+@given(st.lists(good_or_bad, min_size=1, max_size=60), st.randoms(use_true_random=False))
+def test_bad_line_text_in_any_order(items: list[tuple[bytes, int | None]], rnd: object) -> None:
+    data = b"".join(line + b"\n" for line, _ in items)
+    expected = [
+        line.removesuffix(b"\r").decode("utf-8", errors="backslashreplace")[:200]
+        for line, _ in items
+    ]
+    order = list(range(1, len(items) + 1))
+    assert [bad_line_text(data, n) for n in order] == expected
+    rnd.shuffle(order)  # type: ignore[attr-defined]
+    assert [bad_line_text(data, n) for n in order] == [expected[n - 1] for n in order]
+    other = bytearray(data)  # a different chunk object with the same bytes
+    assert bad_line_text(other, 1) == expected[0]
+
+
+def test_bad_line_text_is_linear_in_file_order() -> None:
+    data = b"x\n" * 2_000_000
+    res = parse_area_code_flat(data)
+    start = time.perf_counter()
+    for n in res.bad_lines[::1000].tolist():
+        assert bad_line_text(data, n) == "x"
+    # 2,000 lookups; a rescan from the top each time would take tens of seconds.
+    assert time.perf_counter() - start < 2.0
+
+
 # ---------------------------------------------------------------------------
 # split_chunks
 
@@ -228,7 +256,7 @@ def test_chunks_never_split_a_line(
     whole = parse_area_code_flat(data)
     ranges = list(split_chunks(data, target))
     # Contiguous, covering, and every chunk but the last ends with a newline.
-    assert [s for s, _ in ranges] == [0] + [e for _, e in ranges[:-1]]
+    assert [s for s, _ in ranges] == ([0] + [e for _, e in ranges[:-1]] if data else [])
     assert (ranges[-1][1] if ranges else 0) == len(data)
     assert all(data[e - 1 : e] == b"\n" for _, e in ranges[:-1])
     numbers: list[int] = []

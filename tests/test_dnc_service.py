@@ -166,10 +166,12 @@ def test_change_list_delete_then_add(tmp_path, settings, session_factory, operat
     with session_factory() as s:
         ids = service.list_ids(session=s)
         since = service.listed_since(
-            session=s, list_ids=[ids["national"]], number=e164("4045550177")
+            session=s, list_ids=[ids["national"]], numbers=[e164("4045550177")]
         )
         row = next(r for r in service.list_status(session=s, at=NOW) if r["list"] == "national")
-    assert since[ids["national"]] == datetime(2026, 11, 19, 11, 30, tzinfo=UTC)
+    assert since[(ids["national"], e164("4045550177"))] == datetime(
+        2026, 11, 19, 11, 30, tzinfo=UTC
+    )
     # a change list refreshes the age of what the list covers
     assert row["newest_data_at"].date().isoformat() == OBTAINED
 

@@ -20,7 +20,8 @@ from callwarden.audit import service as audit
 from callwarden.db import utcnow
 from callwarden.dnc import scrub as scrubbing
 from callwarden.dnc import service
-from callwarden.dnc.runtime import DncRuntime, ListAnswer
+from callwarden.dnc.enums import Channel, ImportFormat, ScrubOutput, Source
+from callwarden.dnc.runtime import DncRuntime
 from callwarden.errors import ValidationFailed
 from callwarden.security.api import get_session, require
 from callwarden.security.roles import Permission
@@ -92,19 +93,9 @@ class InternalIn(BaseModel):
     """A consumer's Do-Not-Call request."""
 
     number: str = Field(min_length=1, max_length=64)
-    channel: Literal["voice", "sms", "email", "all"] = "all"
+    channel: Channel = Channel.ALL
     seller: str = Field(default="*", max_length=200)
-    source: Literal[
-        "agent_disposition",
-        "ivr",
-        "sms_keyword",
-        "email",
-        "web_form",
-        "letter",
-        "api",
-        "import",
-        "other",
-    ] = "api"
+    source: Source = Source.API
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -128,64 +119,7 @@ def _parse_number(value: str, field: str = "number") -> phone.PhoneNumber:
 
 
 def _entry_out(e: Any) -> InternalEntryOut:
-    return InternalEntryOut(
-        id=e.id,
-        number=phone.parse_e164_int(e.number).e164,
-        channel=e.channel,
-        seller=e.seller,
-        source=e.source,
-        added_at=e.added_at,
-        added_by=e.added_by,
-        note=getattr(e, "note", None),
-        active=getattr(e, "active", True),
-        removed_at=getattr(e, "removed_at", None),
-        removed_by=getattr(e, "removed_by", None),
-        removal_reason=getattr(e, "removal_reason", None),
-    )
-
-
-def _result(
-    raw: str, number: phone.PhoneNumber, answers: list[ListAnswer], since: dict[str, datetime]
-) -> LookupResult:
-    lists = [
-        ListResult(
-            list=a.list_key,
-            kind=a.kind,
-            status=a.status,  # type: ignore[arg-type]
-            reason=a.reason,
-            as_of=a.as_of,
-            since=since.get(a.list_key)
-            or (a.entries and min(e.added_at for e in a.entries))
-            or None,
-            snapshot_id=a.snapshot_id,
-            in_stale_data=a.in_stale_data,
-        )
-        for a in answers
-    ]
-    internal = [_entry_out(e) for a in answers for e in a.entries]
-    return LookupResult(
-        input=raw,
-        number=number.e164,
-        valid=True,
-        listed=any(a.status == "hit" for a in answers),
-        unknown=any(a.status == "unknown" for a in answers),
-        lists=lists,
-        internal=internal,
-    )
-
-
-def _since(
-    session: Session, rt: DncRuntime, number: int, answers: list[ListAnswer]
-) -> dict[str, datetime]:
-    hit_ids = {
-        lst.id: lst.key
-        for lst in rt.lists
-        if any(a.list_key == lst.key and a.status == "hit" for a in answers)
-    }
-    if not hit_ids:
-        return {}
-    found = service.listed_since(session=session, list_ids=list(hit_ids), number=number)
-    return {hit_ids[i]: t for i, t in found.items()}
+    return InternalEntryOut(**service.entry_view(e))
 
 
 @router.get("/dnc/status", tags=["dnc"])
@@ -210,7 +144,7 @@ def dnc_import(
     list_key: Annotated[
         str, Form(alias="list", description="national, canada, state:XX, custom:NAME")
     ],
-    format: Annotated[Literal["ftc_flat", "ftc_changes", "canada_flat", "numbers", "csv"], Form()],
+    format: Annotated[ImportFormat, Form()],
     obtained: Annotated[str, Form(description="Date the data was obtained (YYYY-MM-DD)")],
     area_codes: Annotated[str | None, Form(description="Comma-separated area codes")] = None,
     column: Annotated[str | None, Form(description="CSV column with the number")] = None,
@@ -316,17 +250,8 @@ def dnc_lookup_batch(
     """Look up to 100,000 numbers at once; invalid numbers are answered, not fatal."""
     at = body.at or utcnow()
     rt.sync(session)
-    values, reasons = phone.normalize_many(body.numbers)
-    valid = [i for i, r in enumerate(reasons) if r is None]
-    answers = rt.lookup_many(values[valid], at=at) if valid else []
-    results: list[LookupResult] = []
-    it = iter(answers)
-    for raw, n, reason in zip(body.numbers, values.tolist(), reasons, strict=True):
-        if reason is not None:
-            results.append(LookupResult(input=raw, valid=False, error=reason))
-            continue
-        ans = next(it)
-        results.append(_result(raw, phone.parse_e164_int(n), ans, {}))
+    reports = service.lookup_reports(session=session, rt=rt, inputs=body.numbers, at=at)
+    results = [LookupResult(**r) for r in reports]
     digest = hashlib.sha256("\n".join(body.numbers).encode()).hexdigest()
     audit.record(
         session=session,
@@ -350,8 +275,9 @@ def dnc_lookup(
     """Every list's answer for one number, with since-when for hits."""
     parsed = _parse_number(number)
     rt.sync(session)
-    answers = rt.lookup_one(parsed.digits, at=at)
-    result = _result(number, parsed, answers, _since(session, rt, parsed.digits, answers))
+    at = at or utcnow()
+    report = service.lookup_reports(session=session, rt=rt, inputs=[number], at=at)[0]
+    result = LookupResult(**report)
     audit.record(
         session=session,
         type="dnc.lookup",
@@ -430,10 +356,10 @@ async def create_scrub(
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.DNC_SCRUB))],
     rt: Annotated[DncRuntime, Depends(runtime)],
-    output: Literal["clean", "rejects", "annotated"] = "clean",
+    output: ScrubOutput = ScrubOutput.CLEAN,
     column: str | None = None,
     seller: str | None = None,
-    channel: Literal["voice", "sms", "email", "all"] | None = None,
+    channel: Channel | None = None,
     at: AwareDatetime | None = None,
 ) -> StreamingResponse:
     """Scrub a CSV request body; streams back clean rows, rejects, or every row annotated."""

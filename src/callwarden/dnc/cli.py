@@ -255,7 +255,7 @@ def lookup(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Which lists hold each number, and since when; exit 1 when any is listed or unknown."""
-    from callwarden import phone
+    from callwarden.audit import service as audit
     from callwarden.dnc import service
     from callwarden.dnc.runtime import DncRuntime
 
@@ -264,70 +264,15 @@ def lookup(
     when = _parse_at(at)
     rt = DncRuntime(settings=cli.settings(), session_factory=factory)
     rt.load()
-    out: list[dict[str, Any]] = []
     with factory() as session:
-        ids = {v: k for k, v in service.list_ids(session=session).items()}
-        for raw in numbers:
-            try:
-                p = phone.parse(raw)
-            except phone.InvalidPhoneNumber as exc:
-                out.append(
-                    {"input": raw, "valid": False, "error": exc.reason, "message": exc.message}
-                )
-                continue
-            answers = rt.lookup_one(p.digits, at=when)
-            hit_ids = [
-                lst.id
-                for lst in rt.lists
-                if any(a.list_key == lst.key and a.status == "hit" for a in answers)
-            ]
-            since = {
-                ids[i]: t
-                for i, t in service.listed_since(
-                    session=session, list_ids=hit_ids, number=p.digits
-                ).items()
-            }
-            out.append(
-                {
-                    "input": raw,
-                    "number": p.e164,
-                    "valid": True,
-                    "listed": any(a.status == "hit" for a in answers),
-                    "unknown": any(a.status == "unknown" for a in answers),
-                    "lists": [
-                        {
-                            "list": a.list_key,
-                            "status": a.status,
-                            "reason": a.reason,
-                            "as_of": a.as_of,
-                            "since": since.get(a.list_key)
-                            or (min(e.added_at for e in a.entries) if a.entries else None),
-                        }
-                        for a in answers
-                    ],
-                    "internal": [
-                        {
-                            "id": e.id,
-                            "channel": e.channel,
-                            "seller": e.seller,
-                            "source": e.source,
-                            "added_at": e.added_at,
-                            "added_by": e.added_by,
-                        }
-                        for a in answers
-                        for e in a.entries
-                    ],
-                }
-            )
-        from callwarden.audit import service as audit
-
+        out = service.lookup_reports(session=session, rt=rt, inputs=numbers, at=when)
         who = cli.operator()
         audit.record_many(
             session=session,
             type="dnc.lookup",
             actor=who.name,
             actor_role="operator",
-            subjects=[o["number"] for o in out if o.get("valid")],
+            subjects=[o["number"] for o in out if o["valid"]],
             body={"via": "cli"},
         )
         session.commit()
@@ -336,7 +281,7 @@ def lookup(
     else:
         for o in out:
             if not o["valid"]:
-                cli.console.print(f"[red]{o['input']}[/red]: not a valid number ({o['message']})")
+                cli.console.print(f"[red]{o['input']}[/red]: not a valid number ({o['error']})")
                 continue
             verdict = (
                 "[red]LISTED[/red]"

@@ -21,6 +21,7 @@ several threads). Line numbers in a result count from the ``first_line`` passed 
 from __future__ import annotations
 
 import mmap
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -108,9 +109,9 @@ def _grow_i8(a: Any) -> Any:  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _digits(buf: Any, i: int, k: int) -> int:  # pragma: no cover - compiled
+def _digits(buf: Any, i: int, k: int) -> Any:  # pragma: no cover - compiled
     """Value of k ASCII digits at buf[i:], or -1 if any is not a digit."""
-    v = 0
+    v = np.int64(0)
     for p in range(i, i + k):
         d = np.int64(buf[p]) - 48
         if d < 0 or d > 9:
@@ -131,7 +132,7 @@ def _nanp_code(npa: int, local: int) -> int:  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _fast_flat(buf: Any, i: int) -> int:  # pragma: no cover - compiled
+def _fast_flat(buf: Any, i: int) -> Any:  # pragma: no cover - compiled
     """The number on a well-formed line ``AAA,NNNNNNN`` at buf[i:i+11], or -1."""
     # Branch-free digit checks: (byte - 48) wraps above 9 for every non-digit byte.
     d0 = np.uint8(buf[i] - 48)
@@ -244,7 +245,7 @@ def _days_from_civil(y: int, m: int, d: int) -> int:  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
-def _timestamp(buf: Any, i: int) -> int:  # pragma: no cover - compiled
+def _timestamp(buf: Any, i: int) -> Any:  # pragma: no cover - compiled
     """Seconds since the epoch of YYYY-MM-DDThh:mm:ss at buf[i:], or -1 if invalid."""
     if (
         buf[i + 4] != 45
@@ -350,17 +351,26 @@ def _parse_change_kernel(buf: Any) -> Any:  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _line_start(buf: Any, line_no: int) -> int:  # pragma: no cover - compiled
-    """Byte offset where 1-based line line_no starts, or -1 if the chunk is shorter."""
-    if line_no == 1:
-        return 0 if buf.size > 0 else -1
+def _line_start(buf: Any, offset: int, k: int) -> int:  # pragma: no cover - compiled
+    """Offset of the k-th line (1-based) counted from the line starting at offset, or -1."""
+    if offset >= buf.size:
+        return -1
+    if k == 1:
+        return offset
     seen = 1
-    for p in range(buf.size):
+    for p in range(offset, buf.size):
         if buf[p] == _LF:
             seen += 1
-            if seen == line_no:
+            if seen == k:
                 return p + 1 if p + 1 < buf.size else -1
     return -1
+
+
+# Where the last bad_line_text call found its line, per thread: callers report bad lines
+# in file order, so the next search starts there instead of at the top of the chunk
+# (otherwise a file of malformed lines costs a full scan per line). It holds the last
+# chunk alive until the thread asks about another one.
+_cursor = threading.local()
 
 
 # ---------------------------------------------------------------------------
@@ -403,7 +413,7 @@ def parse_area_code_flat(chunk: BytesLike, first_line: int = 1) -> ParseResult:
 
 
 def parse_change_list(chunk: BytesLike, first_line: int = 1) -> ParseResult:
-    """Parse FTC change-list lines ``NNNNNNNNNN,YYYY-MM-DDThh:mm:ss,A|D`` (timestamps read as UTC)."""
+    """Parse FTC change-list lines ``NNNNNNNNNN,YYYY-MM-DDThh:mm:ss,A|D`` (naive times as UTC)."""
     buf = _as_u8(chunk)
     nums, ops, ts, ng, bad_l, bad_r, bad_o, lines = _parse_change_kernel(buf)
     return ParseResult(
@@ -453,15 +463,23 @@ def split_chunks(data: BytesLike, target: int = 64 << 20) -> Iterator[tuple[int,
 def bad_line_text(chunk: BytesLike, line_no_in_chunk: int, offset: int | None = None) -> str:
     """Raw text of one line of chunk (1-based), for error reports; at most 200 characters.
 
-    Pass ``offset=result.bad_offsets[i]`` to skip the scan for the line's start.
+    Pass ``offset=result.bad_offsets[i]`` to skip the search for the line's start;
+    without it, calls for increasing line numbers of one chunk resume where the last
+    one stopped, so reporting every bad line of a chunk costs one pass over it.
     """
     arr = _as_u8(chunk)
     if offset is None:
         if line_no_in_chunk < 1:
             raise ValueError("line numbers start at 1")
-        start = int(_line_start(arr, line_no_in_chunk))
+        last = getattr(_cursor, "last", None)
+        if last is not None and last[0] is chunk and last[1] <= line_no_in_chunk:
+            _, from_line, from_offset = last
+        else:
+            from_line, from_offset = 1, 0
+        start = int(_line_start(arr, from_offset, line_no_in_chunk - from_line + 1))
         if start < 0:
             raise ValueError(f"the chunk has no line {line_no_in_chunk}")
+        _cursor.last = (chunk, line_no_in_chunk, start)
     else:
         start = int(offset)
     # Read a bounded window: a broken file may have no newline for megabytes.

@@ -29,6 +29,7 @@ from callwarden.audit import service as audit
 from callwarden.config import Settings
 from callwarden.db import utcnow
 from callwarden.dnc import flatfile
+from callwarden.dnc.enums import Channel, ImportFormat, Source
 from callwarden.dnc.index import IndexBuilder, ListIndex
 from callwarden.dnc.models import (
     DncCoverage,
@@ -40,24 +41,14 @@ from callwarden.dnc.models import (
     DncSnapshotError,
     DncSync,
 )
-from callwarden.dnc.runtime import is_stale
+from callwarden.dnc.runtime import DncRuntime, is_stale
 from callwarden.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from callwarden.security.roles import Role
 from callwarden.security.service import Principal
 
-CHANNELS = ("voice", "sms", "email", "all")
-SOURCES = (
-    "agent_disposition",
-    "ivr",
-    "sms_keyword",
-    "email",
-    "web_form",
-    "letter",
-    "api",
-    "import",
-    "other",
-)
-FORMATS = ("ftc_flat", "ftc_changes", "canada_flat", "numbers", "csv")
+CHANNELS = tuple(c.value for c in Channel)
+SOURCES = tuple(c.value for c in Source)
+FORMATS = tuple(c.value for c in ImportFormat)
 US_STATES = frozenset(
     [
         "AL",
@@ -863,20 +854,106 @@ def internal_entries(
 # -- status and history ----------------------------------------------------
 
 
-def listed_since(*, session: Session, list_ids: Sequence[int], number: int) -> dict[int, datetime]:
-    """For change-list additions: when each list last added the number."""
-    rows = session.execute(
-        select(DncNumberChange.list_id, DncNumberChange.op, DncNumberChange.changed_at)
-        .where(DncNumberChange.number == number, DncNumberChange.list_id.in_(list_ids))
-        .order_by(DncNumberChange.id)
-    )
-    since: dict[int, datetime] = {}
-    for list_id, op, changed_at in rows:
-        if op == "A" and changed_at is not None:
-            since[list_id] = changed_at
-        elif op == "D":
-            since.pop(list_id, None)
+def listed_since(
+    *, session: Session, list_ids: Sequence[int], numbers: Sequence[int]
+) -> dict[tuple[int, int], datetime]:
+    """For change-list additions: when each list last added each number, by (list id, number)."""
+    since: dict[tuple[int, int], datetime] = {}
+    if not list_ids or not numbers:
+        return since
+    for i in range(0, len(numbers), 5000):
+        rows = session.execute(
+            select(
+                DncNumberChange.list_id,
+                DncNumberChange.number,
+                DncNumberChange.op,
+                DncNumberChange.changed_at,
+            )
+            .where(
+                DncNumberChange.number.in_(numbers[i : i + 5000]),
+                DncNumberChange.list_id.in_(list_ids),
+            )
+            .order_by(DncNumberChange.id)
+        )
+        for list_id, number, op, changed_at in rows:
+            if op == "A" and changed_at is not None:
+                since[(list_id, number)] = changed_at
+            elif op == "D":
+                since.pop((list_id, number), None)
     return since
+
+
+def entry_view(e: Any) -> dict[str, Any]:
+    """An internal entry (row or in-memory view) as plain data for the API and the CLI."""
+    return {
+        "id": e.id,
+        "number": phone.parse_e164_int(e.number).e164,
+        "channel": e.channel,
+        "seller": e.seller,
+        "source": e.source,
+        "added_at": e.added_at,
+        "added_by": e.added_by,
+        "note": getattr(e, "note", None),
+        "active": getattr(e, "active", True),
+        "removed_at": getattr(e, "removed_at", None),
+        "removed_by": getattr(e, "removed_by", None),
+        "removal_reason": getattr(e, "removal_reason", None),
+    }
+
+
+def lookup_reports(
+    *,
+    session: Session,
+    rt: DncRuntime,
+    inputs: Sequence[str],
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """Every list's answer, since when, and the internal entries, for each input as typed."""
+    values, reasons = phone.normalize_many(inputs)
+    valid = [i for i, r in enumerate(reasons) if r is None]
+    answers = rt.lookup_many(values[valid], at=at) if valid else []
+    ids = {lst.key: lst.id for lst in rt.lists}
+    hits = sorted(
+        {
+            int(values[i])
+            for i, ans in zip(valid, answers, strict=True)
+            if any(a.status == "hit" and a.list_key in ids for a in ans)
+        }
+    )
+    since = listed_since(session=session, list_ids=list(ids.values()), numbers=hits)
+    by_index = dict(zip(valid, answers, strict=True))
+    out: list[dict[str, Any]] = []
+    for i, raw in enumerate(inputs):
+        if reasons[i] is not None:
+            out.append({"input": raw, "valid": False, "error": reasons[i]})
+            continue
+        n = int(values[i])
+        ans = by_index[i]
+        out.append(
+            {
+                "input": raw,
+                "number": phone.parse_e164_int(n).e164,
+                "valid": True,
+                "listed": any(a.status == "hit" for a in ans),
+                "unknown": any(a.status == "unknown" for a in ans),
+                "lists": [
+                    {
+                        "list": a.list_key,
+                        "kind": a.kind,
+                        "status": a.status,
+                        "reason": a.reason,
+                        "as_of": a.as_of,
+                        "since": since.get((ids.get(a.list_key, -1), n))
+                        or (min(e.added_at for e in a.entries) if a.entries else None),
+                        "snapshot_id": a.snapshot_id,
+                        "in_stale_data": a.in_stale_data,
+                    }
+                    for a in ans
+                ],
+                "internal": [entry_view(e) for a in ans for e in a.entries],
+            }
+        )
+    return out
 
 
 def list_status(*, session: Session, at: datetime | None = None) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from callwarden.audit import service as audit
+from callwarden.db import transaction
 from callwarden.errors import CallwardenError
 from callwarden.security import service
 from callwarden.security.roles import Permission, Role, allows
@@ -31,15 +32,8 @@ class Forbidden(CallwardenError):
 
 def get_session(request: Request) -> Iterator[Session]:
     """A database session per request; the route's work commits when it returns cleanly."""
-    session: Session = request.app.state.session_factory()
-    try:
+    with transaction(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def _token(authorization: str | None, x_api_key: str | None) -> str | None:
