@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from llvmlite import ir  # type: ignore[import-untyped]
+from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
@@ -592,6 +592,18 @@ class IndexBuilder:
         """Forget these NPAs entirely (a full import replaces their data)."""
         for npa in npas:
             self._blocks.pop(int(npa), None)
+
+    def replace_npas(self, other: IndexBuilder, npas: Iterable[int]) -> None:
+        """Take these NPAs' content from other (which must not be used afterwards)."""
+        keep = getattr(other, "_base", None)
+        if keep is not None:  # other's borrowed blocks need their mapping alive
+            self._keepalive = [*getattr(self, "_keepalive", []), keep]
+        for npa in npas:
+            npa = int(npa)
+            self._blocks.pop(npa, None)
+            block = other._blocks.get(npa)
+            if block is not None:
+                self._blocks[npa] = block
 
     def _groups(self, numbers: Any) -> tuple[list[tuple[int, np.ndarray]], bool]:
         """Offsets per NPA, and whether each group is already sorted and unique."""

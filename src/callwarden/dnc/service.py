@@ -246,6 +246,10 @@ class _Tally:
     errors: list[dict[str, Any]] = field(default_factory=list)
     changes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
+    def keeps_more(self) -> bool:
+        """Whether another rejected line would still be kept in detail."""
+        return len(self.errors) < MAX_ERRORS_KEPT
+
     def bad(self, file: str, line_no: int, content: str, reason: str) -> None:
         self.rejected += 1
         if len(self.errors) < MAX_ERRORS_KEPT:
@@ -326,11 +330,16 @@ def _parse_flat(
         first = 1
         for chunk in _line_chunks(stream):
             res = parser(chunk, first)
-            for ln, code in zip(res.bad_lines.tolist(), res.bad_reasons.tolist(), strict=True):
+            lines = res.bad_lines.tolist()
+            for i, (ln, code) in enumerate(zip(lines, res.bad_reasons.tolist(), strict=True)):
+                if not tally.keeps_more():
+                    tally.rejected += len(lines) - i
+                    break
+                offset = int(res.bad_offsets[i]) if res.bad_offsets is not None else None
                 tally.bad(
                     name,
                     ln,
-                    flatfile.bad_line_text(chunk, ln - first + 1),
+                    flatfile.bad_line_text(chunk, ln - first + 1, offset),
                     flatfile.REASONS.get(code, "malformed line"),
                 )
             nums = res.numbers
@@ -546,13 +555,12 @@ def import_files(
             covered = codes
             mode = "refresh"
         elif fmt in ("ftc_flat", "canada_flat"):
-            builder = IndexBuilder()
-            _parse_flat(paths, builder, tally, changes=False, progress=progress)
-            covered = sorted(set(codes or ()) | set(builder.npas()))
-            if base is not None:
-                keep = [n for n in base.npas() if n not in set(covered)]
-                for npa in keep:
-                    builder.add(base.numbers(npa))
+            fresh = IndexBuilder()
+            _parse_flat(paths, fresh, tally, changes=False, progress=progress)
+            covered = sorted(set(codes or ()) | set(fresh.npas()))
+            # a full file of some area codes replaces those and keeps the others as they were
+            builder = IndexBuilder(base)
+            builder.replace_npas(fresh, covered)
             mode = "merge"
 
         else:
