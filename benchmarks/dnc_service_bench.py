@@ -30,6 +30,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from callwarden import phone
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dnc_bench import DEFAULT_NPA_CSV, Registry, load_npas
 
@@ -125,8 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generating {a.numbers:,} numbers over {len(npas)} US area codes ...", flush=True)
         reg = Registry(npas, a.numbers, seed=7)
         files = reg.write_files(work / "ftc")
-        queries, _ = reg.queries(max(a.scrub_rows, 10_000), 0.10, seed=11)
+        want = max(a.scrub_rows, 10_000)
+        queries, _ = reg.queries(want * 2, 0.10, seed=11)
         del reg
+        # a real call list holds numbers that exist: keep in-service area codes only
+        in_service = np.zeros(1000, bool)
+        in_service[phone.in_service_npas(None)] = True
+        queries = queries[in_service[(queries - 10_000_000_000) // 10_000_000]][:want]
         env = dict(os.environ)
         env.update(CALLWARDEN_DATA_DIR=str(work / "data"), CALLWARDEN_LOG_LEVEL="warning")
         env.pop("CALLWARDEN_DATABASE_URL", None)

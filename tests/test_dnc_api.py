@@ -52,14 +52,20 @@ def test_invalid_number_is_422_with_field(client: TestClient, keys: Keys):
     assert r.json()["field"] == "number"
 
 
-def test_lookup_is_audited(tmp_path, settings, session_factory, operator, client, keys):
+def test_lookups_are_audited(tmp_path, settings, session_factory, operator, app, client, keys):
     from callwarden.audit import service as audit
 
     _seed(tmp_path, settings, session_factory, operator)
     client.get("/v1/dnc/4045550100", headers=keys.headers(Role.AGENT))
+    client.post(
+        "/v1/dnc/lookup", json={"numbers": ["4045550100", "x"]}, headers=keys.headers(Role.DIALER)
+    )
+    app.state.audit_writer.flush()
     with session_factory() as s:
-        ev = audit.events(session=s, type="dnc.lookup")
-    assert ev[0].actor == "test-agent" and ev[0].subject == "+14045550100"
+        single = audit.events(session=s, type="dnc.lookup")
+        batch = audit.events(session=s, type="dnc.lookup.batch")
+    assert single[0].actor == "test-agent" and single[0].subject == "+14045550100"
+    assert batch[0].actor == "test-dialer" and '"count":2' in batch[0].body
 
 
 def test_batch_lookup(tmp_path, settings, session_factory, operator, client, keys):

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from callwarden import __version__, migrate
+from callwarden.audit.service import AuditWriter
 from callwarden.config import Settings, get_settings
 from callwarden.db import make_engine, make_session_factory
 from callwarden.dnc import api as dnc_api
@@ -48,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.dnc.load()
+        app.state.audit_writer = AuditWriter(factory)
         yield
+        app.state.audit_writer.close()
         app.state.dnc.close()
         engine.dispose()
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,6 +14,9 @@ from sqlalchemy.orm import Session
 
 from callwarden.audit.models import AuditEvent
 from callwarden.db import utcnow
+from callwarden.logging import get_logger
+
+log = get_logger("callwarden.audit")
 
 
 def _body(body: Mapping[str, Any] | None) -> str:
@@ -72,3 +78,89 @@ def events(*, session: Session, type: str | None = None, limit: int = 100) -> li
     if type is not None:
         q = q.where(AuditEvent.type == type)
     return list(session.scalars(q))
+
+
+class AuditWriter:
+    """Writes audit events of reads in batches from a background thread (group commit).
+
+    A lookup must not wait for a disk flush of its own: at a few hundred lookups a second the
+    flush would be most of the response time. Reads are queued here and committed together
+    every `interval` seconds; a crash can lose at most that window of read events. Changes
+    (imports, list edits, keys) never go through here: they are audited in their own
+    transaction, so the change and its evidence commit or fail together.
+    """
+
+    def __init__(
+        self, session_factory: Any, *, interval: float = 0.05, max_batch: int = 5000
+    ) -> None:
+        self._factory = session_factory
+        self._interval = interval
+        self._max_batch = max_batch
+        self._queue: queue.Queue[dict[str, Any] | threading.Event | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def submit(
+        self,
+        *,
+        type: str,
+        actor: str,
+        actor_role: str,
+        subject: str | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Queue one event (timestamped now); returns at once."""
+        self._queue.put(
+            {
+                "occurred_at": utcnow(),
+                "type": type,
+                "actor": actor,
+                "actor_role": actor_role,
+                "subject": subject,
+                "body": _body(body),
+            }
+        )
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Block until every event submitted before this call is committed."""
+        done = threading.Event()
+        self._queue.put(done)
+        if not done.wait(timeout):
+            raise TimeoutError("audit events were not written in time")
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        pending: list[dict[str, Any]] = []
+        waiters: list[threading.Event] = []
+        stop = False
+        while not stop:
+            deadline = time.monotonic() + self._interval
+            while len(pending) < self._max_batch:
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                if isinstance(item, threading.Event):
+                    waiters.append(item)
+                    break
+                pending.append(item)
+            if pending:
+                try:
+                    with self._factory() as session:
+                        session.execute(insert(AuditEvent), pending)
+                        session.commit()
+                    pending = []
+                except Exception as exc:  # keep the events and try again next round
+                    log.error("audit_write_failed", error=repr(exc), pending=len(pending))
+                    time.sleep(self._interval)
+                    continue
+            for w in waiters:
+                w.set()
+            waiters = []

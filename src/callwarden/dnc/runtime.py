@@ -18,19 +18,18 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callwarden import phone
 from callwarden.config import Settings
-from callwarden.db import utcnow
+from callwarden.db import fetch_all, utcnow
 from callwarden.dnc.index import ListIndex, MultiIndex
 from callwarden.dnc.models import (
     DncCoverage,
     DncInternalEntry,
     DncInternalEvent,
     DncList,
-    DncSync,
 )
 from callwarden.logging import get_logger
 
@@ -137,6 +136,12 @@ class _State:
     generation: int
 
 
+_SYNC_SQL = (
+    "SELECT (SELECT generation FROM dnc_sync WHERE id = 1),"
+    " (SELECT max(seq) FROM dnc_internal_events)"
+)
+
+
 class DncRuntime:
     """Every DNC list as one process sees it; thread-safe; re-synced cheaply per request."""
 
@@ -168,8 +173,9 @@ class DncRuntime:
         s = self.session_factory() if own else session
         assert s is not None
         try:
-            generation = s.scalar(select(DncSync.generation).where(DncSync.id == 1)) or 0
-            seq = s.scalar(select(func.max(DncInternalEvent.seq))) or 0
+            # one round trip: this runs before every lookup of every process
+            row = fetch_all(s, _SYNC_SQL)[0]
+            generation, seq = row[0] or 0, row[1] or 0
             if generation == self._state.generation and seq == self._internal_seq:
                 return
             with self._lock:

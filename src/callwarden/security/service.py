@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callwarden.db import utcnow
+from callwarden.db import fetch_all, utcnow
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.security.models import ApiKey
 from callwarden.security.roles import Role
 
 TOKEN_RE = re.compile(r"^cw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_KEY_SQL = "SELECT name, role, secret_hash, revoked_at FROM api_keys WHERE key_id = ?"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,199}$")
 
 
@@ -74,12 +75,13 @@ def authenticate(*, session: Session, token: str) -> Principal | None:
     m = TOKEN_RE.match(token.strip())
     if m is None:
         return None
-    key = session.scalar(select(ApiKey).where(ApiKey.key_id == m.group(1)))
-    if key is None or key.revoked_at is not None:
+    rows = fetch_all(session, _KEY_SQL, (m.group(1),))  # runs on every request
+    if not rows:
         return None
-    if not hmac.compare_digest(key.secret_hash, _hash(m.group(2))):
+    name, role, secret_hash, revoked_at = rows[0]
+    if revoked_at is not None or not hmac.compare_digest(secret_hash, _hash(m.group(2))):
         return None
-    return Principal(name=key.name, role=Role(key.role))
+    return Principal(name=name, role=Role(role))
 
 
 def list_keys(*, session: Session) -> list[ApiKey]:

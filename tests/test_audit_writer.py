@@ -1,0 +1,46 @@
+"""The batched audit writer for reads: nothing submitted is lost, order is kept."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from callwarden.audit.models import AuditEvent
+from callwarden.audit.service import AuditWriter
+
+
+def test_flush_writes_everything_in_order(session_factory):
+    writer = AuditWriter(session_factory, interval=0.01, max_batch=100)
+    for i in range(1234):
+        writer.submit(type="t", actor="a", actor_role="r", subject=f"s{i}", body={"i": i})
+    writer.flush()
+    with session_factory() as s:
+        subjects = list(s.scalars(select(AuditEvent.subject).order_by(AuditEvent.id)))
+    assert subjects == [f"s{i}" for i in range(1234)]
+    writer.close()
+
+
+def test_close_writes_the_queue(session_factory):
+    writer = AuditWriter(session_factory, interval=5.0)
+    for i in range(10):
+        writer.submit(type="t", actor="a", actor_role="r", subject=str(i))
+    writer.close()
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 10
+
+
+def test_a_failing_write_is_retried_not_dropped(session_factory):
+    calls = {"n": 0}
+
+    def flaky():
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise RuntimeError("database briefly unavailable")
+        return session_factory()
+
+    writer = AuditWriter(flaky, interval=0.01)
+    writer.submit(type="t", actor="a", actor_role="r", subject="kept")
+    writer.flush()
+    with session_factory() as s:
+        assert list(s.scalars(select(AuditEvent.subject))) == ["kept"]
+    assert calls["n"] == 3
+    writer.close()
