@@ -53,6 +53,12 @@ TARGETS = {
     "bulk_10m_per_s": (30e6, ">="),
     "mask_many_10m_per_s": (30e6, ">="),
     "single_mask_p99_us": (2.0, "<"),
+    # end to end through the real command and service (dnc_service_bench.py)
+    "cli_import_lines_per_s": (20e6, ">="),
+    "service_restart_ready_s": (5.0, "<"),
+    "service_rss_mb": (600.0, "<"),
+    "http_get_p99_ms": (5.0, "<"),
+    "cli_scrub_1m_rows_s": (3.0, "<"),
 }
 
 
@@ -703,6 +709,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/cwbench"))
     ap.add_argument("--npa-csv", type=Path, default=DEFAULT_NPA_CSV)
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--skip-service", action="store_true", help="skip the end-to-end part")
     ap.add_argument("--quick", action="store_true", help="5M numbers, 2M for peers")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", action="store_true", help="keep generated files")
@@ -825,6 +832,33 @@ def main(argv: list[str] | None = None) -> int:
             peers["sqlite"] = peer_sqlite(numbers, pq10, pe10, run_dir, args.single)
             results["peers"] = {"callwarden": cw, **peers}
             print_peer_table(cw, peers)
+
+        if not args.skip_service:
+            print(
+                "\n[7] the real command and service, end to end (dnc_service_bench.py)", flush=True
+            )
+            import dnc_service_bench
+
+            svc_json = run_dir / "service.json"
+            dnc_service_bench.main(
+                [
+                    "--numbers",
+                    str(args.numbers),
+                    "--workdir",
+                    str(run_dir / "service"),
+                    "--json",
+                    str(svc_json),
+                    "--npa-csv",
+                    str(args.npa_csv),
+                ]
+            )
+            svc = json.loads(svc_json.read_text())
+            results["service"] = svc
+            values["cli_import_lines_per_s"] = svc["import_lines_per_s"]
+            values["service_restart_ready_s"] = svc["restart_ready_s"]
+            values["service_rss_mb"] = svc["service_rss_mb"]
+            values["http_get_p99_ms"] = svc["http"]["p99_ms"]
+            values["cli_scrub_1m_rows_s"] = svc["cli_scrub_seconds"]
 
         if args.numbers < 100_000_000:
             print(

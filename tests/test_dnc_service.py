@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -378,3 +379,27 @@ def test_import_reaps_dead_importing_rows(tmp_path, settings, session_factory, o
     with session_factory() as s:
         statuses = list(s.scalars(select(DncSnapshot.status).order_by(DncSnapshot.id)))
     assert statuses == ["failed", "complete"]
+
+
+def test_small_chunks_keep_line_numbers_and_evidence(
+    tmp_path, settings, session_factory, operator, monkeypatch
+):
+    """Lines straddling read blocks, line numbers across chunks, and the archived copy."""
+    import hashlib
+
+    monkeypatch.setattr(service, "CHUNK_BYTES", 29)  # not a multiple of the 12-byte line
+    good = [e164(f"404555{i:04d}") for i in range(200)]
+    lines = [f"404,555{i:04d}" for i in range(200)]
+    lines.insert(57, "404,55")
+    lines.insert(150, "x")
+    path = tmp_path / "404.txt"
+    path.write_text("\n".join(lines) + "\n")
+    rep = _import(settings, session_factory, operator, "national", "ftc_flat", [path])
+    assert rep.lines_read == 202 and rep.added == 200 and rep.rejected == 2
+    assert [(e["line_no"], e["content"]) for e in rep.errors] == [(58, "404,55"), (151, "x")]
+    info = rep.files[0]
+    assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert info["bytes"] == path.stat().st_size
+    assert Path(info["archived"]).read_bytes() == path.read_bytes()
+    rt = _runtime(settings, session_factory)
+    assert all(_status(rt, n, "national") == "hit" for n in good[::17])

@@ -14,7 +14,9 @@ import re
 import shutil
 import socket
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -110,7 +112,8 @@ US_STATES = frozenset(
     ]
 )
 MAX_ERRORS_KEPT = 10_000
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 32 << 20
+PARSE_THREADS = 2
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 Progress = Callable[[int], None]
@@ -258,10 +261,18 @@ class _Tally:
             )
 
 
-def _iter_sources(paths: Sequence[Path]) -> Iterator[tuple[str, Iterator[bytes]]]:
-    """(display name, byte stream) for every plain file and every member of every zip."""
+def _iter_sources(
+    paths: Sequence[Path], archive_dir: Path | None, infos: list[dict[str, Any]]
+) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """(display name, byte stream) for every plain file and every member of every zip.
+
+    Plain files are hashed (and archived) in the same single pass that parses them; a zip is
+    hashed and archived whole first (it is compressed, so that pass is short), and its CRC
+    guards the members against truncation.
+    """
     for path in paths:
         if zipfile.is_zipfile(path):
+            infos.append(_file_info(path, archive_dir))
             with zipfile.ZipFile(path) as zf:
                 members = [m for m in zf.infolist() if not m.is_dir()]
                 if not members:
@@ -270,8 +281,9 @@ def _iter_sources(paths: Sequence[Path]) -> Iterator[tuple[str, Iterator[bytes]]
                     with zf.open(m) as fh:
                         yield f"{path.name}:{m.filename}", _blocks(fh)
         else:
-            with path.open("rb") as fh:
-                yield path.name, _blocks(fh)
+            info: dict[str, Any] = {"name": path.name}
+            yield path.name, _teed_blocks(path, archive_dir, info)
+            infos.append(info)
 
 
 def _blocks(fh: IO[bytes]) -> Iterator[bytes]:
@@ -279,42 +291,59 @@ def _blocks(fh: IO[bytes]) -> Iterator[bytes]:
         yield block
 
 
-def _line_chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
-    """Re-cut a byte stream so that every chunk ends at a line end (the last may not)."""
+def _teed_blocks(path: Path, archive_dir: Path | None, info: dict[str, Any]) -> Iterator[bytes]:
+    """The file's blocks, hashing them and copying them to the archive on the way."""
+    sha = hashlib.sha256()
+    size = 0
+    dest = None
+    if archive_dir is not None:
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        dest = archive_dir / path.name
+    with path.open("rb") as src, dest.open("wb") if dest else open(os.devnull, "wb") as dst:
+        while block := src.read(CHUNK_BYTES):
+            sha.update(block)
+            size += len(block)
+            if dest is not None:
+                dst.write(block)
+            yield block
+        if dest is not None:
+            dst.flush()
+            os.fsync(dst.fileno())
+    info.update(bytes=size, sha256=sha.hexdigest(), archived=str(dest) if dest else None)
+
+
+def _line_chunks(stream: Iterator[bytes]) -> Iterator[bytes | memoryview]:
+    """Re-cut a byte stream into pieces of whole lines (the last may lack its newline).
+
+    Big blocks are passed on as views, not copied: only the line that straddles two blocks is
+    joined into a small piece of its own.
+    """
     carry = b""
     for block in stream:
-        data = carry + block if carry else block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
+        start = 0
+        if carry:
+            nl = block.find(b"\n")
+            if nl < 0:
+                carry += block
+                continue
+            yield carry + block[: nl + 1]
+            carry = b""
+            start = nl + 1
+        cut = block.rfind(b"\n")
+        if cut < start:
+            carry = block[start:]
             continue
-        yield data[: cut + 1]
-        carry = data[cut + 1 :]
+        yield memoryview(block)[start : cut + 1]
+        carry = block[cut + 1 :]
     if carry:
         yield carry
 
 
 def _file_info(path: Path, archive_dir: Path | None) -> dict[str, Any]:
-    sha = hashlib.sha256()
-    size = 0
-    archived = None
-    if archive_dir is not None:
-        archive_dir.mkdir(parents=True, exist_ok=True)
-        dest = archive_dir / path.name
-        with path.open("rb") as src, dest.open("wb") as dst:
-            while block := src.read(CHUNK_BYTES):
-                sha.update(block)
-                dst.write(block)
-                size += len(block)
-            dst.flush()
-            os.fsync(dst.fileno())
-        archived = str(dest)
-    else:
-        with path.open("rb") as src:
-            while block := src.read(CHUNK_BYTES):
-                sha.update(block)
-                size += len(block)
-    return {"name": path.name, "bytes": size, "sha256": sha.hexdigest(), "archived": archived}
+    info: dict[str, Any] = {"name": path.name}
+    for _ in _teed_blocks(path, archive_dir, info):
+        pass
+    return info
 
 
 def _parse_flat(
@@ -324,37 +353,52 @@ def _parse_flat(
     *,
     changes: bool,
     progress: Progress | None,
+    archive_dir: Path | None,
+    infos: list[dict[str, Any]],
 ) -> None:
+    """Parse on worker threads (the parser releases the GIL) and apply in file order here."""
     parser = flatfile.parse_change_list if changes else flatfile.parse_area_code_flat
-    for name, stream in _iter_sources(paths):
-        first = 1
-        for chunk in _line_chunks(stream):
-            res = parser(chunk, first)
-            lines = res.bad_lines.tolist()
-            for i, (ln, code) in enumerate(zip(lines, res.bad_reasons.tolist(), strict=True)):
-                if not tally.keeps_more():
-                    tally.rejected += len(lines) - i
-                    break
-                offset = int(res.bad_offsets[i]) if res.bad_offsets is not None else None
-                tally.bad(
-                    name,
-                    ln,
-                    flatfile.bad_line_text(chunk, ln - first + 1, offset),
-                    flatfile.REASONS.get(code, "malformed line"),
-                )
-            nums = res.numbers
-            if changes:
-                assert res.ops is not None and res.timestamps is not None
-                _apply_changes(builder, nums, res.ops, tally)
-                tally.changes.append((nums, res.ops, res.timestamps))
-            elif nums.size:
-                added = builder.add(nums)
-                tally.added += added
-                tally.duplicates += int(nums.size) - added
-            tally.lines += res.lines
-            first += res.lines
-            if progress:
-                progress(len(chunk))
+    pending: deque[tuple[str, bytes | memoryview, Future[flatfile.ParseResult]]] = deque()
+    first: dict[str, int] = {}
+
+    def consume() -> None:
+        name, chunk, fut = pending.popleft()
+        res = fut.result()
+        base = first.get(name, 1) - 1  # chunks were parsed with line numbers from 1
+        lines = res.bad_lines.tolist()
+        for i, (ln, code) in enumerate(zip(lines, res.bad_reasons.tolist(), strict=True)):
+            if not tally.keeps_more():
+                tally.rejected += len(lines) - i
+                break
+            offset = int(res.bad_offsets[i]) if res.bad_offsets is not None else None
+            tally.bad(
+                name,
+                base + ln,
+                flatfile.bad_line_text(chunk, ln, offset),
+                flatfile.REASONS.get(code, "malformed line"),
+            )
+        nums = res.numbers
+        if changes:
+            assert res.ops is not None and res.timestamps is not None
+            _apply_changes(builder, nums, res.ops, tally)
+            tally.changes.append((nums, res.ops, res.timestamps))
+        elif nums.size:
+            added = builder.add(nums)
+            tally.added += added
+            tally.duplicates += int(nums.size) - added
+        tally.lines += res.lines
+        first[name] = base + 1 + res.lines
+        if progress:
+            progress(len(chunk))
+
+    with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
+        for name, stream in _iter_sources(paths, archive_dir, infos):
+            for chunk in _line_chunks(stream):
+                pending.append((name, chunk, pool.submit(parser, chunk, 1)))
+                if len(pending) > PARSE_THREADS:  # bounded read-ahead keeps memory flat
+                    consume()
+        while pending:
+            consume()
 
 
 def _apply_changes(builder: IndexBuilder, nums: np.ndarray, ops: np.ndarray, tally: _Tally) -> None:
@@ -376,13 +420,15 @@ def _parse_numbers(
     *,
     column: str | None,
     progress: Progress | None,
+    archive_dir: Path | None,
+    infos: list[dict[str, Any]],
 ) -> None:
     """One number per line (any common format), or a CSV file with the named column."""
-    for name, stream in _iter_sources(paths):
+    for name, stream in _iter_sources(paths, archive_dir, infos):
         if column is None:
             first = 1
             for chunk in _line_chunks(stream):
-                lines = chunk.decode("utf-8", errors="replace").splitlines()
+                lines = str(chunk, "utf-8", errors="replace").splitlines()
                 _add_values(builder, tally, name, lines, first)
                 first += len(lines)
                 tally.lines += len(lines)
@@ -542,7 +588,7 @@ def import_files(
             if settings.dnc_archive_sources
             else None
         )
-        files = [_file_info(p, archive) for p in paths]
+        files: list[dict[str, Any]] = []  # filled while reading: name, bytes, sha256, archived
         base = ListIndex.open(settings.dnc_dir / base_path) if base_path else None
         tally = _Tally()
         if changes:
@@ -551,21 +597,44 @@ def import_files(
                     "a change list needs a full snapshot of the list first", field="format"
                 )
             builder = IndexBuilder(base)
-            _parse_flat(paths, builder, tally, changes=True, progress=progress)
+            _parse_flat(
+                paths,
+                builder,
+                tally,
+                changes=True,
+                progress=progress,
+                archive_dir=archive,
+                infos=files,
+            )
             covered = codes
             mode = "refresh"
         elif fmt in ("ftc_flat", "canada_flat"):
             fresh = IndexBuilder()
-            _parse_flat(paths, fresh, tally, changes=False, progress=progress)
+            _parse_flat(
+                paths,
+                fresh,
+                tally,
+                changes=False,
+                progress=progress,
+                archive_dir=archive,
+                infos=files,
+            )
             covered = sorted(set(codes or ()) | set(fresh.npas()))
             # a full file of some area codes replaces those and keeps the others as they were
             builder = IndexBuilder(base)
             builder.replace_npas(fresh, covered)
             mode = "merge"
-
         else:
             builder = IndexBuilder()
-            _parse_numbers(paths, builder, tally, column=column, progress=progress)
+            _parse_numbers(
+                paths,
+                builder,
+                tally,
+                column=column,
+                progress=progress,
+                archive_dir=archive,
+                infos=files,
+            )
             covered = codes  # None: a state or custom list answers for every number
             mode = "replace"
         builder.write(index_file)
