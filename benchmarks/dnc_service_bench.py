@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serve: first start {first:.2f} s, restart to ready {ready:.2f} s")
         base = f"http://127.0.0.1:{port}"
         headers = {"Authorization": f"Bearer {token}"}
+        time.sleep(3)  # the service maps the index in (prefetch) in the background
+        results["service_rss_after_prefetch_mb"] = _rss_mb(proc.pid)
         with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
             sample = [str(int(n) - 10_000_000_000) for n in queries[:100_000].tolist()]
             t0 = time.perf_counter()
@@ -170,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
             r.raise_for_status()
             results["http_batch_100k_s"] = time.perf_counter() - t0
         rss = _rss_mb(proc.pid)
-        results["service_rss_mb"] = rss
+        results["service_rss_mb"] = max(rss, results["service_rss_after_prefetch_mb"])
         print(
-            f"batch lookup of 100,000 over HTTP: {results['http_batch_100k_s']:.2f} s; "
-            f"service RSS after touching the index: {rss:.0f} MB"
+            f"service RSS with the whole index mapped in: "
+            f"{results['service_rss_after_prefetch_mb']:.0f} MB; after a 100,000-number batch "
+            f"lookup over HTTP ({results['http_batch_100k_s']:.2f} s): {rss:.0f} MB"
         )
         numbers_file = work / "numbers.txt"
         numbers_file.write_text("\n".join(sample[:5000]))

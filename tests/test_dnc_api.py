@@ -73,6 +73,9 @@ def test_batch_lookup(tmp_path, settings, session_factory, operator, client, key
     numbers = ["4045550100", "+1 404 555 0199", "garbage", "1-404-555-0101"]
     r = client.post("/v1/dnc/lookup", json={"numbers": numbers}, headers=keys.headers(Role.DIALER))
     assert r.status_code == 200
+    from callwarden.dnc.api import LookupOut
+
+    LookupOut.model_validate(r.json())  # the documented schema, though built without models
     res = r.json()["results"]
     assert [x["input"] for x in res] == numbers
     assert [x["listed"] for x in res] == [True, False, False, True]

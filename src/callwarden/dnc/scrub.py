@@ -246,34 +246,47 @@ def _assess(
             internal[i] = _internal_applies(rt, int(nums[i]), seller, channel)
         hit_any |= internal
     rejected = ~valid | hit_any | unknown_any
-    reason_text = [""] * n
-    list_text = [""] * n
-    for i in np.flatnonzero(rejected).tolist():
-        if not valid[i]:
-            reason_text[i] = f"invalid number: {reasons[i]}"
-            summary.invalid += 1
-            continue
-        hit_names = [k for k, c in per_list_codes if c[i] == _HIT]
-        if internal[i]:
-            hit_names.append("internal")
-        unknown = [
-            f"{k} ({'stale data' if c[i] == _STALE else 'area code not covered'})"
-            for k, c in per_list_codes
-            if c[i] in (_STALE, _NOT_COVERED)
-        ]
-        parts = []
-        if hit_names:
-            parts.append("listed: " + ", ".join(hit_names))
-            summary.listed += 1
-            for k in hit_names:
-                summary.per_list[k] = summary.per_list.get(k, 0) + 1
-        if unknown:
-            parts.append("unknown coverage: " + ", ".join(unknown))
-            if not hit_names:
-                summary.unknown += 1
-        reason_text[i] = "; ".join(parts)
-        list_text[i] = ",".join(hit_names + [u.split(" ")[0] for u in unknown])
-    return rejected, reason_text, list_text
+    reason_text = np.full(n, "", dtype=object)
+    list_text = np.full(n, "", dtype=object)
+    bad = np.flatnonzero(~valid)
+    summary.invalid += int(bad.size)
+    for i in bad.tolist():
+        reason_text[i] = f"invalid number: {reasons[i]}"
+    # Rows rejected for list reasons share few distinct combinations of answers: describe each
+    # combination once and hand its text to every row that has it (a Python loop per row
+    # would cost more than the whole lookup).
+    listed = np.flatnonzero(valid & rejected)
+    if listed.size:
+        table = np.column_stack([c[listed] for _, c in per_list_codes] + [internal[listed]])
+        combos, inverse = np.unique(table, axis=0, return_inverse=True)
+        texts, names = [], []
+        for combo in combos.tolist():
+            hit_names = [k for (k, _), c in zip(per_list_codes, combo, strict=False) if c == _HIT]
+            if combo[-1]:
+                hit_names.append("internal")
+            unknown = [
+                (k, "stale data" if c == _STALE else "area code not covered")
+                for (k, _), c in zip(per_list_codes, combo, strict=False)
+                if c in (_STALE, _NOT_COVERED)
+            ]
+            parts = []
+            if hit_names:
+                parts.append("listed: " + ", ".join(hit_names))
+            if unknown:
+                parts.append("unknown coverage: " + ", ".join(f"{k} ({why})" for k, why in unknown))
+            texts.append("; ".join(parts))
+            names.append(",".join(hit_names + [k for k, _ in unknown]))
+            rows = int(np.count_nonzero(inverse.ravel() == len(texts) - 1))
+            if hit_names:
+                summary.listed += rows
+                for k in hit_names:
+                    summary.per_list[k] = summary.per_list.get(k, 0) + rows
+            else:
+                summary.unknown += rows
+        inv = inverse.ravel()
+        reason_text[listed] = np.array(texts, dtype=object)[inv]
+        list_text[listed] = np.array(names, dtype=object)[inv]
+    return rejected, reason_text.tolist(), list_text.tolist()
 
 
 def _batches(path: Path, rows: int) -> Any:

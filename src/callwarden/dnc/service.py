@@ -1020,7 +1020,18 @@ def lookup_reports(
     out: list[dict[str, Any]] = []
     for i, raw in enumerate(inputs):
         if reasons[i] is not None:
-            out.append({"input": raw, "valid": False, "error": reasons[i]})
+            out.append(
+                {
+                    "input": raw,
+                    "number": None,
+                    "valid": False,
+                    "error": reasons[i],
+                    "listed": False,
+                    "unknown": False,
+                    "lists": [],
+                    "internal": [],
+                }
+            )
             continue
         n = int(values[i])
         ans = by_index[i]
