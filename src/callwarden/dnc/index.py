@@ -265,9 +265,10 @@ def _has_blocks(dense: Any, sparse: Any) -> Any:  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _contains_kernel(
-    numbers: Any, dense: Any, sparse: Any, safe: int, out: Any
+def _lookup_kernel(
+    numbers: Any, dense: Any, sparse: Any, safe: int, flags: bool, out: Any
 ) -> None:  # pragma: no cover - compiled
+    """Masks (bit i = list i holds the number) into out, or 0/1 flags when flags is set."""
     npa_b = np.empty(_BATCH, np.int64)
     o_b = np.empty(_BATCH, np.uint64)
     addr = np.empty(_BATCH, np.int64)
@@ -297,45 +298,12 @@ def _contains_kernel(
             has,
             res,
         )
-        for j in range(n):
-            out[start + j] = np.uint8(res[j] != 0)
-
-
-@njit(cache=True, nogil=True)
-def _mask_kernel(
-    numbers: Any, dense: Any, sparse: Any, safe: int, out: Any
-) -> None:  # pragma: no cover - compiled
-    npa_b = np.empty(_BATCH, np.int64)
-    o_b = np.empty(_BATCH, np.uint64)
-    addr = np.empty(_BATCH, np.int64)
-    cand = np.empty(_BATCH, np.int64)
-    lo_c = np.empty(_BATCH, np.int64)
-    pos_c = np.empty(_BATCH, np.int64)
-    end_c = np.empty(_BATCH, np.int64)
-    res = np.empty(_BATCH, np.uint64)
-    has = _has_blocks(dense, sparse)
-    total = numbers.size
-    for start in range(0, total, _BATCH):
-        n = min(_BATCH, total - start)
-        _probe_batch(
-            numbers,
-            start,
-            n,
-            dense,
-            sparse,
-            safe,
-            npa_b,
-            o_b,
-            addr,
-            cand,
-            lo_c,
-            pos_c,
-            end_c,
-            has,
-            res,
-        )
-        for j in range(n):
-            out[start + j] = res[j]
+        if flags:
+            for j in range(n):
+                out[start + j] = res[j] != 0
+        else:
+            for j in range(n):
+                out[start + j] = res[j]
 
 
 @njit(cache=True, nogil=True)
@@ -896,7 +864,9 @@ class ListIndex:
         self._check_open()
         arr = _as_numbers(numbers)
         out = np.empty(arr.size, np.uint8)
-        _run_split(_contains_kernel, arr, (self._dense, self._sparse, _SAFE_ADDRESS), out, threads)
+        _run_split(
+            _lookup_kernel, arr, (self._dense, self._sparse, _SAFE_ADDRESS, True), out, threads
+        )
         del u8
         return out.view(np.bool_)
 
@@ -1120,5 +1090,7 @@ class MultiIndex:
         """uint64 masks for an array of numbers (numba; invalid numbers give 0)."""
         arr = _as_numbers(numbers)
         out = np.empty(arr.size, np.uint64)
-        _run_split(_mask_kernel, arr, (self._dense, self._sparse, _SAFE_ADDRESS), out, threads)
+        _run_split(
+            _lookup_kernel, arr, (self._dense, self._sparse, _SAFE_ADDRESS, False), out, threads
+        )
         return out
