@@ -21,6 +21,7 @@ SAMPLE_PARAMS = {
     "entry_id": "999999",
     "snapshot_id": "999999",
     "name_or_id": "no-such-key",
+    "event_id": "999999",
 }
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/keys"): {"name": "made-by-matrix", "role": "agent"},

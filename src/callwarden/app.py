@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from callwarden import __version__, migrate
+from callwarden.audit import api as audit_api
+from callwarden.audit import log as audit_log
 from callwarden.audit.service import AuditWriter
 from callwarden.config import Settings, get_settings
 from callwarden.db import make_engine, make_session_factory
@@ -49,7 +51,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.dnc.load()
-        app.state.audit_writer = AuditWriter(factory)
+        app.state.audit_writer = AuditWriter(
+            factory,
+            sequence_every=settings.audit_sequence_seconds,
+            checkpoint_every=settings.audit_checkpoint_seconds,
+            signer=audit_log.signer_for(settings.data_dir),
+        )
         yield
         app.state.audit_writer.close()
         app.state.dnc.close()
@@ -125,4 +132,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(security_api.router)
     app.include_router(dnc_api.router)
+    app.include_router(audit_api.router)
     return app

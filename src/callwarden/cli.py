@@ -305,9 +305,11 @@ def timed() -> Callable[[], float]:
 
 
 def _register() -> None:
+    from callwarden.audit import cli as audit_cli
     from callwarden.dnc import cli as dnc_cli
 
     app.add_typer(dnc_cli.app, name="dnc")
+    app.add_typer(audit_cli.app, name="audit")
     app.command("scrub")(dnc_cli.scrub)
 
 

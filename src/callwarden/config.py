@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     dnc_archive_sources: bool = True
     dnc_batch_limit: int = 100_000
     scrub_batch_rows: int = 500_000
+    audit_checkpoint_seconds: float = 60.0
+    audit_sequence_seconds: float = 1.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,6 +1,6 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
-from callwarden.audit.models import AuditEvent
+from callwarden.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode
 from callwarden.dnc.models import (
     DncCoverage,
     DncInternalEntry,
@@ -15,7 +15,9 @@ from callwarden.security.models import ApiKey
 
 __all__ = [
     "ApiKey",
+    "AuditCheckpoint",
     "AuditEvent",
+    "AuditTreeNode",
     "DncCoverage",
     "DncInternalEntry",
     "DncInternalEvent",

@@ -147,7 +147,7 @@ class CompactRange:
 
 
 def root_from_leaves(leaf_hashes: Sequence[bytes]) -> bytes:
-    """Return the RFC 9162 Merkle Tree Hash of a list of leaf hashes (iterative, O(log n) memory)."""
+    """Return the RFC 9162 Merkle Tree Hash of leaf hashes (iterative, O(log n) memory)."""
     cr = CompactRange()
     cr.extend(leaf_hashes)
     return cr.root()

@@ -91,11 +91,25 @@ class AuditWriter:
     """
 
     def __init__(
-        self, session_factory: Any, *, interval: float = 0.05, max_batch: int = 5000
+        self,
+        session_factory: Any,
+        *,
+        interval: float = 0.05,
+        max_batch: int = 5000,
+        sequence_every: float | None = None,
+        checkpoint_every: float | None = None,
+        signer: Any = None,
     ) -> None:
         self._factory = session_factory
         self._interval = interval
         self._max_batch = max_batch
+        # The service also runs the log's housekeeping here: sequencing new events into the
+        # Merkle tree and signing a checkpoint on schedule (None: not in this process).
+        self._sequence_every = sequence_every
+        self._checkpoint_every = checkpoint_every
+        self._signer = signer
+        self._last_sequence = time.monotonic()
+        self._last_checkpoint = time.monotonic()
         self._queue: queue.Queue[dict[str, Any] | threading.Event | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -161,6 +175,32 @@ class AuditWriter:
                     log.error("audit_write_failed", error=repr(exc), pending=len(pending))
                     time.sleep(self._interval)
                     continue
+            self._housekeeping()
             for w in waiters:
                 w.set()
             waiters = []
+
+    def _housekeeping(self) -> None:
+        from callwarden.audit import log as audit_log
+
+        now = time.monotonic()
+        try:
+            if (
+                self._sequence_every is not None
+                and now - self._last_sequence >= self._sequence_every
+            ):
+                with self._factory() as session:
+                    audit_log.integrate(session)
+                    session.commit()
+                self._last_sequence = now
+            if (
+                self._checkpoint_every is not None
+                and self._signer is not None
+                and now - self._last_checkpoint >= self._checkpoint_every
+            ):
+                with self._factory() as session:
+                    audit_log.checkpoint(session, self._signer)
+                    session.commit()
+                self._last_checkpoint = now
+        except Exception as exc:  # retried next round; the events are safe in their table
+            log.error("audit_housekeeping_failed", error=repr(exc))

@@ -28,6 +28,8 @@ class Permission(StrEnum):
     DNC_IMPORT = "dnc:import"
     DNC_IMPORT_ERRORS = "dnc:import:errors"
     AUDIT_READ = "audit:read"
+    AUDIT_RECEIPT = "audit:receipt"
+    AUDIT_CHECKPOINT = "audit:checkpoint"
 
 
 _ALL = frozenset(Role)
@@ -48,6 +50,11 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     # rejected lines hold raw numbers: those who import, and auditors, may read them
     Permission.DNC_IMPORT_ERRORS: frozenset({Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR}),
     Permission.AUDIT_READ: frozenset({Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR}),
+    # a dialer keeps a receipt for each decision it asked for (its own events only)
+    Permission.AUDIT_RECEIPT: frozenset(
+        {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR, Role.SUPERVISOR, Role.DIALER}
+    ),
+    Permission.AUDIT_CHECKPOINT: frozenset({Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR}),
 }
 
 

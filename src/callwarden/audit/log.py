@@ -1,0 +1,311 @@
+"""The tamper-evident audit log on the database: sequencing, tree nodes, checkpoints, proofs.
+
+Events are written by their domains (in the transaction of the change they record, or in
+batches for reads) without a position. The sequencer (`integrate`) gives them dense positions
+0, 1, 2... in one serialised transaction, stores each leaf hash and every complete perfect
+subtree hash (so a proof needs O(log n) node reads), and `checkpoint` signs the tree head. The
+pure Merkle math and the signature format live in `merkle.py` and `checkpoint.py`; the verifier
+in `verify_log` trusts nothing stored but the signed checkpoints and the public key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callwarden.audit import merkle
+from callwarden.audit.checkpoint import Checkpoint, CheckpointError, Signer, Verifier
+from callwarden.audit.checkpoint import load_or_create_signer as _load_signer
+from callwarden.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode
+from callwarden.db import fetch_all, utcnow
+
+ORIGIN = "callwarden.audit/v1"
+KEY_NAME = "callwarden-audit"
+KEY_FILE = "audit-checkpoint-key.pem"
+
+
+def signer_for(data_dir: Path) -> Signer:
+    """The log's checkpoint signer, created in the data directory on first use (mode 0600)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return _load_signer(data_dir / KEY_FILE, KEY_NAME)
+
+
+def leaf_bytes(
+    seq: int,
+    occurred_at: datetime,
+    type: str,
+    actor: str,
+    actor_role: str,
+    subject: str | None,
+    body: str,
+) -> bytes:
+    """The canonical bytes of an event: what its leaf hash commits to (position included)."""
+    return json.dumps(
+        {
+            "seq": seq,
+            "occurred_at": _iso(occurred_at),
+            "type": type,
+            "actor": actor,
+            "actor_role": actor_role,
+            "subject": subject,
+            "body": json.loads(body),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, str):  # read through the driver on SQLite
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return str(value.astimezone(UTC).isoformat(timespec="microseconds"))
+
+
+class DbNodes:
+    """Perfect-subtree hashes read from the database, with a cache for one operation."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.cache: dict[tuple[int, int], bytes] = {}
+
+    def get(self, level: int, index: int) -> bytes:
+        """The hash of perfect subtree (level, index); a missing node means a damaged log."""
+        key = (level, index)
+        found = self.cache.get(key)
+        if found is not None:
+            return found
+        rows = fetch_all(
+            self._session,
+            "SELECT hash FROM audit_tree_nodes WHERE level = ? AND idx = ?",
+            (level, index),
+        )
+        if not rows:
+            raise merkle.ProofError(f"the log has no tree node at level {level}, index {index}")
+        value = bytes(rows[0][0])
+        self.cache[key] = value
+        return value
+
+
+def size(session: Session) -> int:
+    """How many events have been sequenced into the tree."""
+    top = session.scalar(select(func.max(AuditEvent.seq)))
+    return 0 if top is None else int(top) + 1
+
+
+def _lock(session: Session) -> None:
+    # One sequencer at a time, on any number of processes: PostgreSQL has advisory locks; on
+    # SQLite a write statement takes the database's single write lock for the transaction.
+    if session.get_bind().dialect.name == "postgresql":
+        fetch_all(session, "SELECT pg_advisory_xact_lock(7242025)")
+    else:
+        session.connection().exec_driver_sql("DELETE FROM audit_tree_nodes WHERE level < 0")
+
+
+def integrate(session: Session, *, max_batch: int = 50_000) -> int:
+    """Sequence pending events into the tree (in the caller's transaction); returns how many."""
+    _lock(session)
+    start = size(session)
+    rows = fetch_all(
+        session,
+        "SELECT id, occurred_at, type, actor, actor_role, subject, body FROM audit_events"
+        " WHERE seq IS NULL ORDER BY id LIMIT ?",
+        (max_batch,),
+    )
+    if not rows:
+        return 0
+    nodes = DbNodes(session)
+    updates: list[tuple[int, bytes, int]] = []
+    new_nodes: list[tuple[int, int, bytes]] = []
+    for offset, (event_id, occurred_at, type_, actor, role, subject, body) in enumerate(rows):
+        seq = start + offset
+        h = merkle.leaf_hash(leaf_bytes(seq, occurred_at, type_, actor, role, subject, body))
+        updates.append((seq, h, event_id))
+        level, index = 0, seq
+        nodes.cache[(0, seq)] = h
+        new_nodes.append((0, seq, h))
+        while index & 1:  # this leaf completes a perfect subtree: store its root too
+            h = merkle.node_hash(nodes.get(level, index - 1), h)
+            level, index = level + 1, index >> 1
+            nodes.cache[(level, index)] = h
+            new_nodes.append((level, index, h))
+    conn = session.connection()
+    q = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"UPDATE audit_events SET seq = {q}, leaf_hash = {q} WHERE id = {q}", updates
+    )
+    conn.exec_driver_sql(
+        f"INSERT INTO audit_tree_nodes (level, idx, hash) VALUES ({q}, {q}, {q})", new_nodes
+    )
+    return len(rows)
+
+
+def checkpoint(session: Session, signer: Signer, *, now: datetime | None = None) -> AuditCheckpoint:
+    """Sign the current tree head and store the signed note (integrating pending events first)."""
+    while integrate(session):
+        pass
+    n = size(session)
+    head = Checkpoint(
+        origin=ORIGIN,
+        size=n,
+        root=merkle.root(n, DbNodes(session)) if n else merkle.EMPTY_ROOT,
+        time=now or utcnow(),
+    )
+    row = AuditCheckpoint(
+        size=n, root=head.root, made_at=head.time, note=signer.sign(head).decode()
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    """The most recent checkpoint."""
+    return session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1))
+
+
+def receipt(session: Session, event_id: int) -> dict[str, Any]:
+    """An event, its leaf hash, and its inclusion proof against the latest checkpoint."""
+    event = session.get(AuditEvent, event_id)
+    if event is None:
+        raise LookupError(f"no audit event {event_id}")
+    cp = latest_checkpoint(session)
+    if event.seq is None or cp is None or cp.size <= event.seq:
+        raise PendingError(
+            f"audit event {event_id} is not yet covered by a checkpoint; ask again shortly"
+        )
+    proof = merkle.inclusion_proof(event.seq, cp.size, DbNodes(session))
+    return {
+        "event_id": event.id,
+        "seq": event.seq,
+        "leaf": leaf_bytes(
+            event.seq,
+            event.occurred_at,
+            event.type,
+            event.actor,
+            event.actor_role,
+            event.subject,
+            event.body,
+        ).decode(),
+        "leaf_hash": (event.leaf_hash or b"").hex(),
+        "tree_size": cp.size,
+        "root": cp.root.hex(),
+        "checkpoint": cp.note,
+        "proof": [p.hex() for p in proof],
+    }
+
+
+class PendingError(Exception):
+    """An event that no checkpoint covers yet."""
+
+
+@dataclass
+class VerifyReport:
+    """What `verify_log` found: OK, or the first place the log was changed."""
+
+    events: int = 0
+    checkpoints: int = 0
+    pending: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was found wrong."""
+        return not self.problems
+
+
+def _events_in_order(session: Session, batch: int = 50_000) -> Iterator[tuple[Any, ...]]:
+    last = -1
+    while True:
+        rows = fetch_all(
+            session,
+            "SELECT seq, id, occurred_at, type, actor, actor_role, subject, body, leaf_hash"
+            " FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (last, batch),
+        )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
+
+
+def verify_log(session: Session, verifier: Verifier) -> VerifyReport:
+    """Recompute every leaf from the events and every checkpoint's root; report the first change."""
+    report = VerifyReport()
+    checkpoints = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
+    heads: list[Checkpoint] = []
+    for cp in checkpoints:
+        try:
+            head = verifier.verify(cp.note.encode())
+        except CheckpointError as exc:
+            report.problems.append(f"checkpoint {cp.id} (size {cp.size}): {exc}")
+            return report
+        if head.size != cp.size or head.root != cp.root:
+            report.problems.append(
+                f"checkpoint {cp.id}: the stored size/root differ from the signed note"
+            )
+            return report
+        heads.append(head)
+    report.checkpoints = len(heads)
+    frontier = merkle.CompactRange()
+    next_head = 0
+    expected = 0
+    for seq, event_id, occurred_at, type_, actor, role, subject, body, stored in _events_in_order(
+        session
+    ):
+        if seq != expected:
+            report.problems.append(
+                f"event at position {expected} is missing (next stored position is {seq}, "
+                f"event id {event_id}): removed from the log"
+            )
+            return report
+        try:
+            h = merkle.leaf_hash(leaf_bytes(seq, occurred_at, type_, actor, role, subject, body))
+        except (ValueError, TypeError) as exc:
+            report.problems.append(f"event at position {seq} (id {event_id}) is unreadable: {exc}")
+            return report
+        if stored is None or bytes(stored) != h:
+            report.problems.append(
+                f"event at position {seq} (id {event_id}) was changed: its content no longer "
+                "matches its leaf hash"
+            )
+            return report
+        frontier.append(h)
+        expected += 1
+        while next_head < len(heads) and heads[next_head].size == frontier.size:
+            if frontier.root() != heads[next_head].root:
+                report.problems.append(
+                    f"checkpoint of size {heads[next_head].size} does not match the events: "
+                    f"something before position {frontier.size} was changed, inserted or "
+                    "reordered"
+                )
+                return report
+            next_head += 1
+    report.events = expected
+    if next_head < len(heads):
+        report.problems.append(
+            f"the log holds {expected} events but checkpoint of size {heads[next_head].size} "
+            "was signed: events were removed from the end (truncated)"
+        )
+        return report
+    if heads and heads[0].size == 0 and frontier.size == 0:
+        pass
+    report.pending = int(
+        session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.seq.is_(None)))
+        or 0
+    )
+    return report
+
+
+def tree_nodes_count(session: Session) -> int:
+    """How many tree nodes are stored (for status output)."""
+    return int(session.scalar(select(func.count()).select_from(AuditTreeNode)) or 0)

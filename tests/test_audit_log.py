@@ -1,0 +1,207 @@
+"""The audit log on a real database: sequencing, checkpoints, receipts, and tamper detection."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from callwarden.audit import log, merkle
+from callwarden.audit import service as audit
+from callwarden.audit.checkpoint import Verifier
+from callwarden.security.roles import Role
+
+from .conftest import Keys
+
+
+def _events(session_factory, n: int, start: int = 0) -> None:
+    with session_factory() as s:
+        for i in range(start, start + n):
+            audit.record(
+                session=s,
+                type="test.event",
+                actor="tester",
+                actor_role="admin",
+                subject=f"+1404555{i:04d}",
+                body={"i": i},
+            )
+        s.commit()
+
+
+@pytest.fixture
+def signed(settings, session_factory):
+    """A log of 12 events with checkpoints at sizes 5 and 12."""
+    signer = log.signer_for(settings.data_dir)
+    _events(session_factory, 5)
+    with session_factory() as s:
+        log.checkpoint(s, signer)
+        s.commit()
+    _events(session_factory, 7, start=5)
+    with session_factory() as s:
+        log.checkpoint(s, signer)
+        s.commit()
+    return Verifier(signer.public_key_text())
+
+
+def _verify(session_factory, verifier) -> log.VerifyReport:
+    with session_factory() as s:
+        return log.verify_log(s, verifier)
+
+
+def _sql(session_factory, sql: str, **params) -> None:
+    with session_factory() as s:
+        s.execute(text(sql), params)
+        s.commit()
+
+
+def test_untouched_log_verifies(session_factory, signed):
+    report = _verify(session_factory, signed)
+    assert report.ok, report.problems
+    assert (report.events, report.checkpoints, report.pending) == (12, 2, 0)
+
+
+def test_sequencing_is_dense_and_in_order(session_factory, signed):
+    with session_factory() as s:
+        seqs = [r[0] for r in s.execute(text("SELECT seq FROM audit_events ORDER BY id"))]
+    assert seqs == list(range(12))
+
+
+def test_edited_body_is_caught_at_its_position(session_factory, signed):
+    _sql(session_factory, "UPDATE audit_events SET body = :b WHERE seq = 7", b='{"i":99}')
+    report = _verify(session_factory, signed)
+    assert not report.ok and "position 7" in report.problems[0] and "changed" in report.problems[0]
+
+
+def test_edit_with_recomputed_leaf_hash_is_caught_by_the_checkpoint(session_factory, signed):
+    with session_factory() as s:
+        row = s.execute(
+            text(
+                "SELECT occurred_at, type, actor, actor_role, subject"
+                " FROM audit_events WHERE seq = 3"
+            )
+        ).one()
+        forged = merkle.leaf_hash(
+            log.leaf_bytes(3, row[0], row[1], row[2], row[3], row[4], '{"i":42}')
+        )
+        s.execute(
+            text("UPDATE audit_events SET body = :b, leaf_hash = :h WHERE seq = 3"),
+            {"b": '{"i":42}', "h": forged},
+        )
+        s.commit()
+    report = _verify(session_factory, signed)
+    assert not report.ok and "checkpoint of size 5" in report.problems[0]
+
+
+def test_deleted_row_is_caught(session_factory, signed):
+    _sql(session_factory, "DELETE FROM audit_events WHERE seq = 4")
+    report = _verify(session_factory, signed)
+    assert not report.ok and "position 4 is missing" in report.problems[0]
+
+
+def test_inserted_row_is_caught(session_factory, signed):
+    # make room at position 6 by shifting the later events, then insert a forged event there
+    _sql(session_factory, "UPDATE audit_events SET seq = seq + 100 WHERE seq >= 6")
+    _sql(session_factory, "UPDATE audit_events SET seq = seq - 99 WHERE seq >= 106")
+    with session_factory() as s:
+        forged_leaf = log.leaf_bytes(6, "2026-01-01T00:00:00+00:00", "x", "y", "admin", None, "{}")
+        s.execute(
+            text(
+                "INSERT INTO audit_events (occurred_at, type, actor, actor_role, subject, body,"
+                " seq,"
+                " leaf_hash) VALUES (:t, 'x', 'y', 'admin', NULL, '{}', 6, :h)"
+            ),
+            {"t": "2026-01-01 00:00:00.000000", "h": merkle.leaf_hash(forged_leaf)},
+        )
+        s.commit()
+    report = _verify(session_factory, signed)
+    assert not report.ok and "position 7" in report.problems[0]
+
+
+def test_swapped_rows_are_caught(session_factory, signed):
+    _sql(session_factory, "UPDATE audit_events SET seq = 1000 WHERE seq = 2")
+    _sql(session_factory, "UPDATE audit_events SET seq = 2 WHERE seq = 9")
+    _sql(session_factory, "UPDATE audit_events SET seq = 9 WHERE seq = 1000")
+    report = _verify(session_factory, signed)
+    assert not report.ok and "position 2" in report.problems[0]
+
+
+def test_replaced_checkpoint_is_caught(session_factory, signed):
+    _sql(session_factory, "UPDATE audit_checkpoints SET note = replace(note, '\n5\n', '\n4\n')")
+    report = _verify(session_factory, signed)
+    assert not report.ok and "checkpoint" in report.problems[0]
+
+
+def test_checkpoint_signed_by_another_key_is_caught(tmp_path, session_factory, signed):
+    other = log.signer_for(tmp_path / "elsewhere")
+    with session_factory() as s:
+        log.checkpoint(s, other)
+        s.commit()
+    report = _verify(session_factory, signed)
+    assert not report.ok and "checkpoint" in report.problems[0]
+
+
+def test_truncated_log_is_caught(session_factory, signed):
+    _sql(session_factory, "DELETE FROM audit_events WHERE seq >= 10")
+    report = _verify(session_factory, signed)
+    assert not report.ok and "truncated" in report.problems[0]
+
+
+def test_receipt_proves_inclusion(session_factory, signed):
+    with session_factory() as s:
+        event_id = s.execute(text("SELECT id FROM audit_events WHERE seq = 8")).scalar_one()
+        r = log.receipt(s, event_id)
+    head = signed.verify(r["checkpoint"].encode())
+    assert head.size == 12 and head.root.hex() == r["root"]
+    leaf = merkle.leaf_hash(r["leaf"].encode())
+    assert leaf.hex() == r["leaf_hash"]
+    merkle.verify_inclusion(leaf, 8, 12, [bytes.fromhex(p) for p in r["proof"]], head.root)
+    with pytest.raises(merkle.ProofError):
+        merkle.verify_inclusion(leaf, 7, 12, [bytes.fromhex(p) for p in r["proof"]], head.root)
+
+
+def test_receipts_and_checkpoints_over_http(app, client, keys: Keys, session_factory):
+    h = keys.headers(Role.DIALER)
+    mine = client.post("/v1/dnc/internal", json={"number": "4045550100"}, headers=h)
+    assert mine.status_code == 201
+    cp = client.post("/v1/audit/checkpoints", headers=keys.headers(Role.COMPLIANCE))
+    assert cp.status_code == 201 and cp.json()["size"] >= 1
+    events = client.get(
+        "/v1/audit/events",
+        params={"type": "dnc.internal.added"},
+        headers=keys.headers(Role.AUDITOR),
+    ).json()["events"]
+    assert events and events[0]["actor"] == "test-dialer" and events[0]["seq"] is not None
+    receipt = client.get(f"/v1/audit/events/{events[0]['id']}/proof", headers=h)
+    assert receipt.status_code == 200
+    vkey = client.get("/v1/audit/public-key", headers=h).json()["vkey"]
+    head = Verifier(vkey).verify(receipt.json()["checkpoint"].encode())
+    merkle.verify_inclusion(
+        merkle.leaf_hash(receipt.json()["leaf"].encode()),
+        receipt.json()["seq"],
+        head.size,
+        [bytes.fromhex(p) for p in receipt.json()["proof"]],
+        head.root,
+    )
+    # someone else's event: no receipt for a dialer
+    keyev = client.get(
+        "/v1/audit/events", params={"type": "auth.failed"}, headers=keys.headers(Role.AUDITOR)
+    )
+    assert keyev.status_code == 200
+    other = client.post(
+        "/v1/dnc/internal", json={"number": "4045550101"}, headers=keys.headers(Role.AGENT)
+    )
+    client.post("/v1/audit/checkpoints", headers=keys.headers(Role.COMPLIANCE))
+    other_id = client.get(
+        "/v1/audit/events", params={"actor": "test-agent"}, headers=keys.headers(Role.AUDITOR)
+    ).json()["events"][0]["id"]
+    assert other.status_code == 201
+    assert client.get(f"/v1/audit/events/{other_id}/proof", headers=h).status_code == 403
+
+
+def test_verify_command(run_cli, session_factory, settings):
+    _events(session_factory, 3)
+    run_cli("audit", "checkpoint", check=True)
+    ok = run_cli("audit", "verify")
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    _sql(session_factory, "UPDATE audit_events SET actor = 'someone else' WHERE seq = 1")
+    bad = run_cli("audit", "verify")
+    assert bad.returncode == 1 and "position 1" in bad.stderr
