@@ -44,3 +44,27 @@ def test_a_failing_write_is_retried_not_dropped(session_factory):
         assert list(s.scalars(select(AuditEvent.subject))) == ["kept"]
     assert calls["n"] == 3
     writer.close()
+
+
+def test_append_returns_the_committed_id_and_batches_concurrent_writers(session_factory):
+    import threading
+
+    writer = AuditWriter(session_factory, interval=0.01)
+    ids: list[int] = []
+    lock = threading.Lock()
+
+    def work(k: int) -> None:
+        for i in range(50):
+            new_id = writer.append(type="t", actor=f"w{k}", actor_role="r", subject=str(i))
+            with lock:
+                ids.append(new_id)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with session_factory() as s:
+        stored = dict(s.execute(select(AuditEvent.id, AuditEvent.actor)).all())
+    assert sorted(ids) == sorted(stored) and len(ids) == 400  # every acknowledged id is there
+    writer.close()

@@ -289,7 +289,7 @@ class Verifier:
             raise CheckpointError("signed note has no blank line before its signatures")
         body_text = text[: sep + 1]
         signatures = text[sep + 2 :]
-        if False:
+        if not signatures.endswith("\n"):
             raise CheckpointError("signed note must end with a newline")
         sig_lines = signatures[:-1].split("\n")
         if len(sig_lines) != 1:

@@ -80,6 +80,33 @@ def events(*, session: Session, type: str | None = None, limit: int = 100) -> li
     return list(session.scalars(q))
 
 
+def _row(
+    type: str, actor: str, actor_role: str, subject: str | None, body: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "occurred_at": utcnow(),
+        "type": type,
+        "actor": actor,
+        "actor_role": actor_role,
+        "subject": subject,
+        "body": _body(body),
+    }
+
+
+class _Ticket:
+    """An event whose writer waits for it to be committed."""
+
+    __slots__ = ("done", "id", "row")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.id: int | None = None
+        self.done = threading.Event()
+
+
+_Item = dict[str, Any] | _Ticket | threading.Event | None
+
+
 class AuditWriter:
     """Writes audit events of reads in batches from a background thread (group commit).
 
@@ -110,7 +137,7 @@ class AuditWriter:
         self._signer = signer
         self._last_sequence = time.monotonic()
         self._last_checkpoint = time.monotonic()
-        self._queue: queue.Queue[dict[str, Any] | threading.Event | None] = queue.Queue()
+        self._queue: queue.Queue[_Item] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -123,17 +150,31 @@ class AuditWriter:
         subject: str | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> None:
-        """Queue one event (timestamped now); returns at once."""
-        self._queue.put(
-            {
-                "occurred_at": utcnow(),
-                "type": type,
-                "actor": actor,
-                "actor_role": actor_role,
-                "subject": subject,
-                "body": _body(body),
-            }
-        )
+        """Queue one event (timestamped now); returns at once (reads of personal data)."""
+        self._queue.put(_row(type, actor, actor_role, subject, body))
+
+    def append(
+        self,
+        *,
+        type: str,
+        actor: str,
+        actor_role: str,
+        subject: str | None = None,
+        body: Mapping[str, Any] | None = None,
+        timeout: float = 10.0,
+    ) -> int:
+        """Write one event durably and return its id: returns once its batch has committed.
+
+        Many callers at once share each commit (group commit), so evidence that must survive
+        a crash before the caller goes on costs one disk flush per batch, not per event.
+        """
+        ticket = _Ticket(_row(type, actor, actor_role, subject, body))
+        self._queue.put(ticket)
+        if not ticket.done.wait(timeout):
+            raise TimeoutError("the audit event was not written in time")
+        if ticket.id is None:
+            raise RuntimeError("the audit writer stopped before writing the event")
+        return ticket.id
 
     def flush(self, timeout: float = 10.0) -> None:
         """Block until every event submitted before this call is committed."""
@@ -148,37 +189,55 @@ class AuditWriter:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        pending: list[dict[str, Any]] = []
-        waiters: list[threading.Event] = []
         stop = False
         while not stop:
-            deadline = time.monotonic() + self._interval
-            while len(pending) < self._max_batch:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
+            # Wait for work, then take everything already queued: under load the queue fills
+            # while the previous batch commits, so batches grow exactly when they need to.
+            rows: list[dict[str, Any]] = []
+            tickets: list[tuple[int, _Ticket]] = []
+            waiters: list[threading.Event] = []
+            try:
+                item: _Item = self._queue.get(timeout=self._interval)
+            except queue.Empty:
+                self._housekeeping()
+                continue
+            while True:
                 if item is None:
                     stop = True
-                    break
-                if isinstance(item, threading.Event):
+                elif isinstance(item, threading.Event):
                     waiters.append(item)
+                elif isinstance(item, _Ticket):
+                    tickets.append((len(rows), item))
+                    rows.append(item.row)
+                elif isinstance(item, dict):
+                    rows.append(item)
+                if stop or len(rows) >= self._max_batch:
                     break
-                pending.append(item)
-            if pending:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            while rows:
                 try:
                     with self._factory() as session:
-                        session.execute(insert(AuditEvent), pending)
+                        ids = session.scalars(
+                            insert(AuditEvent).returning(
+                                AuditEvent.id, sort_by_parameter_order=True
+                            ),
+                            rows,
+                        ).all()
                         session.commit()
-                    pending = []
-                except Exception as exc:  # keep the events and try again next round
-                    log.error("audit_write_failed", error=repr(exc), pending=len(pending))
+                    for position, ticket in tickets:
+                        ticket.id = ids[position]
+                    rows = []
+                except Exception as exc:  # keep the events and try again
+                    log.error("audit_write_failed", error=repr(exc), pending=len(rows))
                     time.sleep(self._interval)
-                    continue
+            for _, ticket in tickets:
+                ticket.done.set()
             self._housekeeping()
             for w in waiters:
                 w.set()
-            waiters = []
 
     def _housekeeping(self) -> None:
         from callwarden.audit import log as audit_log
