@@ -1,4 +1,4 @@
-"""A writer killed in the middle of a batch: the log still verifies, no acknowledged event is lost."""
+"""A writer killed mid-batch: the log still verifies and no acknowledged event is lost."""
 
 from __future__ import annotations
 
