@@ -6,7 +6,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -175,6 +175,27 @@ class AuditWriter:
         if ticket.id is None:
             raise RuntimeError("the audit writer stopped before writing the event")
         return ticket.id
+
+    def append_many(
+        self, events: Sequence[Mapping[str, Any]], *, timeout: float = 30.0
+    ) -> list[int]:
+        """Write several events durably (one batch decision, say); returns their ids in order.
+
+        Each mapping has the keyword arguments of `append` (type, actor, actor_role, subject,
+        body). The call returns once all of them are committed.
+        """
+        tickets = [
+            _Ticket(_row(e["type"], e["actor"], e["actor_role"], e.get("subject"), e.get("body")))
+            for e in events
+        ]
+        for t in tickets:
+            self._queue.put(t)
+        ids: list[int] = []
+        for t in tickets:
+            if not t.done.wait(timeout) or t.id is None:
+                raise TimeoutError("audit events were not written in time")
+            ids.append(t.id)
+        return ids
 
     def flush(self, timeout: float = 10.0) -> None:
         """Block until every event submitted before this call is committed."""
