@@ -107,6 +107,41 @@ def appends(url: str, threads: int, seconds: float, durable_group: bool, batch: 
     return count / took
 
 
+def appends_async(url: str, tasks: int, seconds: float) -> float:
+    """Events per second with `tasks` asyncio tasks that each await their event's commit."""
+    import asyncio
+
+    engine = make_engine(url)
+    writer = AuditWriter(make_session_factory(engine), interval=0.05)
+    count = 0
+
+    async def run() -> None:
+        stop = time.perf_counter() + seconds
+
+        async def work(k: int) -> None:
+            nonlocal count
+            n = 0
+            while time.perf_counter() < stop:
+                await writer.append_async(
+                    type="bench",
+                    actor=f"t{k}",
+                    actor_role="system",
+                    subject=str(n),
+                    body={"n": n},
+                )
+                n += 1
+            count += n
+
+        await asyncio.gather(*(work(k) for k in range(tasks)))
+
+    t0 = time.perf_counter()
+    asyncio.run(run())
+    took = time.perf_counter() - t0
+    writer.close()
+    engine.dispose()
+    return count / took
+
+
 def fill(url: str, events: int) -> dict[str, float]:
     """Insert `events` events fast, then time sequencing them into the tree and a checkpoint."""
     engine = make_engine(url)
@@ -181,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--threads", type=int, default=16)
+    ap.add_argument("--tasks", type=int, default=512, help="asyncio tasks in the async run")
     ap.add_argument("--batch", type=int, default=100, help="events per call in the batch run")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--skip-pg", action="store_true")
@@ -207,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {name:<10} {batch:>4} per call: callwarden {group:>9,.0f}/s   "
                 f"plain INSERT+COMMIT {plain:>9,.0f}/s   ratio {group / plain:5.1f}x"
             )
+        rate = appends_async(fresh_database(url, a.workdir), a.tasks, a.seconds)
+        results[f"{name}_append_async_per_s"] = rate
+        print(f"  {name:<10} one by one from {a.tasks} asyncio tasks: callwarden {rate:>9,.0f}/s")
     url = fresh_database("sqlite", a.workdir)
     print(f"\nfilling SQLite with {a.events:,} events ...", flush=True)
     results.update(fill(url, a.events))
@@ -228,7 +267,18 @@ def main(argv: list[str] | None = None) -> int:
             ">=",
             20_000,
         ),
-        ("SQLite durable appends/s (one by one)", results["sqlite_append_per_s"], ">=", 20_000),
+        (
+            "SQLite durable appends/s (async, one by one)",
+            results["sqlite_append_async_per_s"],
+            ">=",
+            20_000,
+        ),
+        (
+            "SQLite durable appends/s (threads, one by one)",
+            results["sqlite_append_per_s"],
+            ">=",
+            20_000,
+        ),
     ]
     if not a.skip_pg:
         checks += [

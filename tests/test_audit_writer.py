@@ -68,3 +68,23 @@ def test_append_returns_the_committed_id_and_batches_concurrent_writers(session_
         stored = dict(s.execute(select(AuditEvent.id, AuditEvent.actor)).all())
     assert sorted(ids) == sorted(stored) and len(ids) == 400  # every acknowledged id is there
     writer.close()
+
+
+def test_append_async_resolves_each_task_with_its_id(session_factory):
+    import asyncio
+
+    writer = AuditWriter(session_factory, interval=0.01)
+
+    async def run() -> list[int]:
+        return await asyncio.gather(
+            *(
+                writer.append_async(type="t", actor="a", actor_role="r", subject=str(i))
+                for i in range(300)
+            )
+        )
+
+    ids = asyncio.run(run())
+    with session_factory() as s:
+        subjects = dict(s.execute(select(AuditEvent.id, AuditEvent.subject)).all())
+    assert [subjects[i] for i in ids] == [str(i) for i in range(300)]
+    writer.close()
