@@ -205,3 +205,26 @@ def test_verify_command(run_cli, session_factory, settings):
     _sql(session_factory, "UPDATE audit_events SET actor = 'someone else' WHERE seq = 1")
     bad = run_cli("audit", "verify")
     assert bad.returncode == 1 and "position 1" in bad.stderr
+
+
+def test_consistency_proof_over_http(client, keys: Keys, session_factory, settings):
+    signer = log.signer_for(settings.data_dir)
+    _events(session_factory, 5)
+    with session_factory() as s:
+        old = log.checkpoint(s, signer)
+        s.commit()
+    _events(session_factory, 9, start=5)
+    with session_factory() as s:
+        new = log.checkpoint(s, signer)
+        s.commit()
+    h = keys.headers(Role.AUDITOR)
+    r = client.get("/v1/audit/consistency", params={"from": old.size, "to": new.size}, headers=h)
+    assert r.status_code == 200
+    proof = [bytes.fromhex(p) for p in r.json()["proof"]]
+    merkle.verify_consistency(old.size, new.size, old.root, new.root, proof)
+    with pytest.raises(merkle.ProofError):
+        merkle.verify_consistency(old.size, new.size, new.root, old.root, proof)
+    too_far = client.get("/v1/audit/consistency", params={"from": 1, "to": 10_000}, headers=h)
+    assert too_far.status_code == 409
+    backwards = client.get("/v1/audit/consistency", params={"from": 9, "to": 3}, headers=h)
+    assert backwards.status_code == 422

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callwarden.audit import log
+from callwarden.audit import log, merkle
 from callwarden.audit.models import AuditEvent
-from callwarden.errors import Conflict, NotFound, PermissionDenied
+from callwarden.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from callwarden.security.api import get_session, require
 from callwarden.security.roles import ROLE_PERMISSIONS, Permission
 from callwarden.security.service import Principal
@@ -84,6 +84,27 @@ def event_proof(
         return log.receipt(session, event_id)
     except log.PendingError as exc:
         raise Conflict(str(exc)) from None
+
+
+@router.get("/consistency")
+def consistency(
+    principal: Annotated[Principal, Depends(require(Permission.AUDIT_RECEIPT))],
+    session: Annotated[Session, Depends(get_session)],
+    old_size: Annotated[int, Query(ge=0, alias="from")],
+    new_size: Annotated[int, Query(ge=0, alias="to")],
+) -> dict[str, Any]:
+    """A consistency proof: the log of size `from` is a prefix of the log of size `to`."""
+    if old_size > new_size:
+        raise ValidationFailed("`from` must not be larger than `to`", field="from")
+    available = log.size(session)
+    if new_size > available:
+        raise Conflict(f"the log has {available} sequenced events, fewer than {new_size}")
+    nodes = log.prefetched(session, lambda n: merkle.consistency_proof(old_size, new_size, n))
+    return {
+        "from": old_size,
+        "to": new_size,
+        "proof": [p.hex() for p in merkle.consistency_proof(old_size, new_size, nodes)],
+    }
 
 
 @router.get("/checkpoints/latest")

@@ -99,12 +99,14 @@ class _Ticket:
     """An event whose writer waits for it to be committed (a thread, or an asyncio task)."""
 
     __slots__ = ("done", "future", "id", "row")
+    done: threading.Event | None
 
     def __init__(self, row: dict[str, Any], future: asyncio.Future[int] | None = None) -> None:
         self.row = row
         self.id: int | None = None
         self.future = future
-        self.done = threading.Event()
+        # a thread waits on an Event; a task on its future (an Event is costly to make)
+        self.done = threading.Event() if future is None else None
 
 
 def _resolve(pairs: list[tuple[asyncio.Future[int], int | None]]) -> None:
@@ -119,6 +121,13 @@ def _resolve(pairs: list[tuple[asyncio.Future[int], int | None]]) -> None:
 
 
 _Item = dict[str, Any] | _Ticket | threading.Event | None
+
+
+# Core insert on the table (not the mapped class): no per-row ORM bookkeeping in the hot loop.
+_INSERT_RETURNING_IDS = AuditEvent.__table__.insert().returning(  # type: ignore[attr-defined]
+    AuditEvent.__table__.c.id,
+    sort_by_parameter_order=True,  # type: ignore[attr-defined]
+)
 
 
 class AuditWriter:
@@ -184,6 +193,7 @@ class AuditWriter:
         """
         ticket = _Ticket(_row(type, actor, actor_role, subject, body))
         self._queue.put(ticket)
+        assert ticket.done is not None
         if not ticket.done.wait(timeout):
             raise TimeoutError("the audit event was not written in time")
         if ticket.id is None:
@@ -224,6 +234,7 @@ class AuditWriter:
             self._queue.put(t)
         ids: list[int] = []
         for t in tickets:
+            assert t.done is not None
             if not t.done.wait(timeout) or t.id is None:
                 raise TimeoutError("audit events were not written in time")
             ids.append(t.id)
@@ -273,12 +284,7 @@ class AuditWriter:
             while rows:
                 try:
                     with self._factory() as session:
-                        ids = session.scalars(
-                            insert(AuditEvent).returning(
-                                AuditEvent.id, sort_by_parameter_order=True
-                            ),
-                            rows,
-                        ).all()
+                        ids = session.scalars(_INSERT_RETURNING_IDS, rows).all()
                         session.commit()
                     for position, ticket in tickets:
                         ticket.id = ids[position]
@@ -290,7 +296,8 @@ class AuditWriter:
             for _, ticket in tickets:
                 if ticket.future is not None:
                     wake.setdefault(ticket.future.get_loop(), []).append((ticket.future, ticket.id))
-                ticket.done.set()
+                if ticket.done is not None:
+                    ticket.done.set()
             for loop, pairs in wake.items():
                 with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
                     loop.call_soon_threadsafe(_resolve, pairs)
