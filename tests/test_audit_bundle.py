@@ -165,3 +165,28 @@ def test_cli_export_and_offline_verify(tmp_path, run_cli, cli_env, session_facto
     )
     assert ok.returncode == 0 and "OK" in ok.stdout, ok.stderr
     assert not (tmp_path / "empty").exists()
+
+
+def test_forged_consistency_proof_is_caught(tmp_path, settings, session_factory):
+    signer = log.signer_for(settings.data_dir)
+    for n in (3, 4):
+        with session_factory() as s:
+            for i in range(n):
+                audit.record(session=s, type="t", actor="a", actor_role="admin", body={"i": i})
+            s.commit()
+            log.checkpoint(s, signer)
+            s.commit()
+    out = tmp_path / "two.zip"
+    with session_factory() as s:
+        bundle.export_bundle(s, out, since=None, until=None, vkey=signer.public_key_text())
+    vkey = signer.public_key_text()
+    assert bundle.verify_bundle(out, vkey=vkey).ok
+    with zipfile.ZipFile(out) as zf:
+        item = json.loads(zf.read("consistency.jsonl"))
+    assert (item["from"], item["to"]) == (3, 7) and item["proof"]
+    first = bytearray(bytes.fromhex(item["proof"][0]))
+    first[0] ^= 1
+    item["proof"][0] = first.hex()
+    bad = _rewrite(out, tmp_path / "bad.zip", {"consistency.jsonl": json.dumps(item).encode()})
+    report = bundle.verify_bundle(bad, vkey=vkey)
+    assert not report.ok and "consistency proof 3 -> 7" in report.problems[0]

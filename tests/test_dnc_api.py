@@ -65,6 +65,7 @@ def test_lookups_are_audited(tmp_path, settings, session_factory, operator, app,
         single = audit.events(session=s, type="dnc.lookup")
         batch = audit.events(session=s, type="dnc.lookup.batch")
     assert single[0].actor == "test-agent" and single[0].subject == "+14045550100"
+    assert '"route":"GET /v1/dnc/4045550100"' in single[0].body
     assert batch[0].actor == "test-dialer" and '"count":2' in batch[0].body
 
 

@@ -7,6 +7,8 @@ A bundle is a zip an external auditor checks with no database and no network:
     leaves.bin         the 32-byte leaf hash of every position 0 .. tree_size-1 (outside the
                        exported range only hashes travel, so no other personal data leaves)
     checkpoints/*.txt  every signed checkpoint up to tree_size, oldest first
+    consistency.jsonl  for each pair of consecutive checkpoints, the RFC 9162 consistency proof
+                       that the older tree is a prefix of the newer one
     public-key.txt     the log's verifier key (an auditor should pin the one received out of band)
 
 `verify_bundle` recomputes each exported event's leaf hash, the tree root at every checkpoint
@@ -15,6 +17,7 @@ size, and each checkpoint's signature. It trusts nothing in the bundle but the k
 
 from __future__ import annotations
 
+import itertools
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -110,8 +113,18 @@ def export_bundle(
             select(AuditCheckpoint).where(AuditCheckpoint.size <= size).order_by(AuditCheckpoint.id)
         )
         count = 0
+        sizes: list[int] = []
         for count, note in enumerate(notes, start=1):
             zf.writestr(f"checkpoints/{count:06d}.txt", note.note)
+            sizes.append(note.size)
+        with zf.open("consistency.jsonl", "w") as fh:
+            for old, new in itertools.pairwise(sizes):
+                nodes = log.prefetched(
+                    session, lambda n, a=old, b=new: merkle.consistency_proof(a, b, n)
+                )
+                proof = merkle.consistency_proof(old, new, nodes)
+                line = {"from": old, "to": new, "proof": [p.hex() for p in proof]}
+                fh.write(json.dumps(line).encode() + b"\n")
         zf.writestr("public-key.txt", vkey + "\n")
         manifest = {
             "format": FORMAT,
@@ -158,9 +171,38 @@ def verify_bundle(path: Path, *, vkey: str | None = None) -> BundleReport:
     return report
 
 
+def _check_consistency(data: bytes, heads: list[Any], report: BundleReport) -> bool:
+    """Each checkpoint's tree must be a prefix of the next one's (the proofs say so)."""
+    lines = [line for line in data.split(b"\n") if line]
+    if len(lines) != max(0, len(heads) - 1):
+        report.problems.append(
+            f"consistency.jsonl holds {len(lines)} proofs for {len(heads)} checkpoints"
+        )
+        return False
+    for line, old, new in zip(lines, heads, heads[1:], strict=False):
+        try:
+            item = json.loads(line)
+            proof = [bytes.fromhex(p) for p in item["proof"]]
+            if (item["from"], item["to"]) != (old.size, new.size):
+                raise ValueError("sizes do not match the checkpoints")
+            merkle.verify_consistency(old.size, new.size, old.root, new.root, proof)
+        except (ValueError, KeyError, TypeError, merkle.ProofError) as exc:
+            report.problems.append(
+                f"consistency proof {old.size} -> {new.size} does not hold: {exc}"
+            )
+            return False
+    return True
+
+
 def _verify(zf: zipfile.ZipFile, vkey: str | None, report: BundleReport) -> None:
     names = set(zf.namelist())
-    for required in ("manifest.json", "events.jsonl", "leaves.bin", "public-key.txt"):
+    for required in (
+        "manifest.json",
+        "events.jsonl",
+        "leaves.bin",
+        "public-key.txt",
+        "consistency.jsonl",
+    ):
         if required not in names:
             report.problems.append(f"the bundle has no {required} (truncated?)")
             return
@@ -205,6 +247,8 @@ def _verify(zf: zipfile.ZipFile, vkey: str | None, report: BundleReport) -> None
         return
     if any(h.origin != log.ORIGIN for h in heads):
         report.problems.append("a checkpoint is for another log (origin differs)")
+        return
+    if not _check_consistency(zf.read("consistency.jsonl"), heads, report):
         return
     leaves = zf.read("leaves.bin")
     if len(leaves) != size * HASH:

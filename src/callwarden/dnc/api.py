@@ -119,6 +119,11 @@ def _parse_number(value: str, field: str = "number") -> phone.PhoneNumber:
         raise ValidationFailed(exc.message, field=field) from None
 
 
+def _route(request: Request) -> str:
+    """Which route read the data (evidence: who read what, when, through which route)."""
+    return f"{request.method} {request.url.path}"
+
+
 def _json_default(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -248,7 +253,7 @@ def dnc_snapshot_errors(
         actor=principal.name,
         actor_role=principal.role.value,
         subject=f"snapshot:{snapshot_id}",
-        body={"lines": len(errors)},
+        body={"lines": len(errors), "route": _route(request)},
     )
     return [
         {"file": e.file, "line_no": e.line_no, "content": e.content, "reason": e.reason}
@@ -274,7 +279,12 @@ def dnc_lookup_batch(
         actor=principal.name,
         actor_role=principal.role.value,
         subject=f"batch:{len(body.numbers)}",
-        body={"count": len(body.numbers), "sha256": digest, "at": at.isoformat()},
+        body={
+            "count": len(body.numbers),
+            "sha256": digest,
+            "at": at.isoformat(),
+            "route": _route(request),
+        },
     )
     # Up to 100,000 results: serialised straight from plain data (the documented schema is
     # LookupOut); building a model per result would take longer than the lookups themselves.
@@ -306,7 +316,7 @@ async def dnc_lookup(
         actor=principal.name,
         actor_role=principal.role.value,
         subject=parsed.e164,
-        body={"listed": result.listed, "unknown": result.unknown},
+        body={"listed": result.listed, "unknown": result.unknown, "route": _route(request)},
     )
     return result
 
@@ -354,7 +364,7 @@ def internal_list(
         actor=principal.name,
         actor_role=principal.role.value,
         subject=parsed.e164,
-        body={"entries": len(entries)},
+        body={"entries": len(entries), "route": _route(request)},
     )
     return [_entry_out(e) for e in entries]
 
