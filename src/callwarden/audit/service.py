@@ -131,13 +131,15 @@ _INSERT_RETURNING_IDS = AuditEvent.__table__.insert().returning(  # type: ignore
 
 
 class AuditWriter:
-    """Writes audit events of reads in batches from a background thread (group commit).
+    """Writes audit events in batches from a background thread (group commit).
 
-    A lookup must not wait for a disk flush of its own: at a few hundred lookups a second the
-    flush would be most of the response time. Reads are queued here and committed together
-    every `interval` seconds; a crash can lose at most that window of read events. Changes
-    (imports, list edits, keys) never go through here: they are audited in their own
-    transaction, so the change and its evidence commit or fail together.
+    Whatever is queued when a batch starts goes into it, so batches grow with the load and one
+    disk flush serves many events. `submit` (reads of personal data) returns at once: a lookup
+    must not wait for a flush of its own, and a crash can lose only the batch being written.
+    `append`, `append_async` and `append_many` return the event ids once committed. Changes
+    (imports, list edits, keys) are audited in their own transaction instead, so the change and
+    its evidence commit or fail together. The thread also sequences events into the Merkle tree
+    and signs checkpoints on schedule when asked to.
     """
 
     def __init__(
