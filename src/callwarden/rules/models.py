@@ -1,0 +1,362 @@
+"""Rule packs: pydantic models for calling-hour, day and holiday rules, and the pack loader."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, time
+from enum import StrEnum
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from callwarden.errors import ValidationFailed
+
+__all__ = [
+    "AppliesTo",
+    "Channel",
+    "Confidence",
+    "DayName",
+    "ExplicitHoliday",
+    "HolidayCalendar",
+    "PackHeader",
+    "Purpose",
+    "Rule",
+    "RuleKind",
+    "RulePack",
+    "RulePackError",
+    "RuleSet",
+    "Status",
+    "Technology",
+    "TimezoneRule",
+    "WeeklyWindow",
+    "load_packs",
+    "parse_pack",
+]
+
+
+class RulePackError(ValidationFailed):
+    """A rule pack file is unreadable, malformed, or conflicts with another pack."""
+
+
+class Purpose(StrEnum):
+    TELEMARKETING = "telemarketing"
+    DEBT_COLLECTION = "debt_collection"
+    INFORMATIONAL = "informational"
+
+
+class Channel(StrEnum):
+    VOICE = "voice"
+    SMS = "sms"
+
+
+class Technology(StrEnum):
+    MANUAL = "manual"
+    AUTODIALER = "autodialer"
+    PRERECORDED = "prerecorded"
+    ARTIFICIAL_VOICE = "artificial_voice"
+
+
+class RuleKind(StrEnum):
+    TIME_WINDOW = "time_window"
+    NO_CALLS_ON_DAY = "no_calls_on_day"
+    NO_CALLS_ON_HOLIDAY = "no_calls_on_holiday"
+
+
+class Status(StrEnum):
+    IN_FORCE = "in_force"
+    DELAYED = "delayed"
+    VACATED = "vacated"
+    PROPOSED = "proposed"
+
+
+class Confidence(StrEnum):
+    """rules.md §0 tags: Confirmed, Secondary-sourced, Unconfirmed."""
+
+    C = "C"
+    S = "S"
+    U = "U"
+
+
+DayName = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+DAY_NAMES: tuple[DayName, ...] = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _parse_hhmm(value: object) -> time:
+    # Packs spell times as "HH:MM" strings only: TOML local times or "8:00" would diff badly.
+    if not isinstance(value, str) or not _HHMM.match(value):
+        raise ValueError(f'expected a time as "HH:MM", got {value!r}')
+    return time.fromisoformat(value)
+
+
+def _parse_day(value: object) -> tuple[time, time] | Literal["none"] | None:
+    if value is None or value == "none":
+        return value  # type: ignore[return-value]
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f'expected ["HH:MM", "HH:MM"] or "none", got {value!r}')
+    start, end = _parse_hhmm(value[0]), _parse_hhmm(value[1])
+    if not start < end:
+        raise ValueError(f"window start {value[0]} must be before its end {value[1]}")
+    return (start, end)
+
+
+# A day's window: a half-open (start, end) pair, "none" (no calls that day), or
+# None (this rule says nothing about that day).
+DaySpec = Annotated[tuple[time, time] | Literal["none"] | None, BeforeValidator(_parse_day)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WeeklyWindow(_Strict):
+    """Allowed local hours per day type; windows are half-open (start <= t < end)."""
+
+    weekday: DaySpec = None
+    saturday: DaySpec = None
+    sunday: DaySpec = None
+
+    def for_weekday(self, weekday: int) -> tuple[time, time] | Literal["none"] | None:
+        """The window for a `date.weekday()` number (0 = Monday)."""
+        if weekday == 5:
+            return self.saturday
+        if weekday == 6:
+            return self.sunday
+        return self.weekday
+
+
+class AppliesTo(_Strict):
+    """Which attempts a rule covers; an empty `technologies` means every technology."""
+
+    purposes: frozenset[Purpose] = Field(min_length=1)
+    channels: frozenset[Channel] = Field(min_length=1)
+    technologies: frozenset[Technology] = frozenset()
+
+
+class TimezoneRule(_Strict):
+    """Where the window is read: the called party's local zone(s) and/or fixed IANA zones."""
+
+    local: bool = True
+    fixed: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> TimezoneRule:
+        if not self.local and not self.fixed:
+            raise ValueError("timezone_rule needs local = true or at least one fixed zone")
+        for zone in self.fixed:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown IANA zone {zone!r}") from exc
+        return self
+
+
+_RULE_SPEC = re.compile(
+    r"^(?:fixed (?P<fm>\d\d)-(?P<fd>\d\d)"
+    r"|nth (?P<n>[1-5]) (?P<nwd>mon|tue|wed|thu|fri|sat|sun) (?P<nmon>\d\d)"
+    r"|last (?P<lwd>mon|tue|wed|thu|fri|sat|sun) (?P<lmon>\d\d)"
+    r"|easter (?P<eoff>[+-]\d+)"
+    r"|election-day)$"
+)
+
+
+class ExplicitHoliday(_Strict):
+    """One holiday given as data: a name and a date rule.
+
+    Rules: "fixed MM-DD", "nth N DOW MM" (3rd Monday of January: "nth 3 mon 01"),
+    "last DOW MM", "easter +/-N" (Good Friday: "easter -2"), "election-day"
+    (the Tuesday after the first Monday in November).
+    """
+
+    name: str = Field(min_length=1)
+    rule: str
+
+    @model_validator(mode="after")
+    def _check(self) -> ExplicitHoliday:
+        if not _RULE_SPEC.match(self.rule):
+            raise ValueError(f"unknown holiday rule {self.rule!r}")
+        return self
+
+
+class HolidayCalendar(_Strict):
+    """A holiday calendar: a `holidays` package code (e.g. "US-LA") and/or explicit dates.
+
+    `observed = "package"` keeps the package's own observed dates (it lists both the actual
+    and the observed day); "sat_fri_sun_mon" adds, for explicit holidays, Friday for a
+    Saturday holiday and Monday for a Sunday one (the actual day stays a holiday too);
+    "none" uses actual dates only.
+    """
+
+    package: str | None = Field(default=None, pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+    explicit: tuple[ExplicitHoliday, ...] = ()
+    observed: Literal["package", "sat_fri_sun_mon", "none"] = "package"
+
+    @model_validator(mode="after")
+    def _check(self) -> HolidayCalendar:
+        if self.package is None and not self.explicit:
+            raise ValueError("a holiday calendar needs a package code or explicit holidays")
+        return self
+
+
+class Rule(_Strict):
+    """One calling-hours, day or holiday rule, with its citation and effective dates."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    jurisdiction: str = Field(pattern=r"^(\*|[A-Z]{2}(-[A-Z]{2})?)$")
+    kind: RuleKind
+    applies_to: AppliesTo
+    window: WeeklyWindow | None = None
+    days: frozenset[DayName] = frozenset()
+    holidays: HolidayCalendar | None = None
+    timezone_rule: TimezoneRule = TimezoneRule()
+    lifted_by: frozenset[str] = frozenset()
+    citation: str = Field(min_length=1)
+    effective_from: date
+    effective_to: date | None = None
+    status: Status
+    confidence: Confidence
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Rule:
+        needs = {
+            RuleKind.TIME_WINDOW: "window",
+            RuleKind.NO_CALLS_ON_DAY: "days",
+            RuleKind.NO_CALLS_ON_HOLIDAY: "holidays",
+        }
+        for kind, name in needs.items():
+            present = bool(getattr(self, name))
+            if kind is self.kind and not present:
+                raise ValueError(f"a {kind.value} rule needs `{name}`")
+            if kind is not self.kind and present:
+                raise ValueError(f"`{name}` is not allowed on a {self.kind.value} rule")
+        if self.effective_to is not None and self.effective_to <= self.effective_from:
+            raise ValueError("effective_to must be after effective_from")
+        return self
+
+    def in_force_on(self, day: date) -> bool:
+        """True when the rule is in force on `day` (effective_to is exclusive)."""
+        return (
+            self.status is Status.IN_FORCE
+            and self.effective_from <= day
+            and (self.effective_to is None or day < self.effective_to)
+        )
+
+
+class PackHeader(_Strict):
+    """A pack's identity: decision logs name the pack id and revision they used."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    revision: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}\.\d+$")
+    jurisdiction: str = Field(pattern=r"^(\*|[A-Z]{2}(-[A-Z]{2})?)$")
+    source: str = Field(min_length=1)
+
+
+class RulePack(_Strict):
+    """One TOML file: a `[pack]` header and `[[rules]]`."""
+
+    pack: PackHeader
+    rules: tuple[Rule, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_jurisdictions(self) -> RulePack:
+        scope = self.pack.jurisdiction
+        for rule in self.rules:
+            # A "*" (company policy) pack may hold any rule; otherwise rules stay inside
+            # the pack's jurisdiction so a reader finds a state's rules in its own file.
+            if scope != "*" and rule.jurisdiction.split("-")[0] != scope.split("-")[0]:
+                raise ValueError(f"rule {rule.id} ({rule.jurisdiction}) is outside pack {scope}")
+            if scope not in ("*", rule.jurisdiction) and "-" in scope:
+                raise ValueError(f"rule {rule.id} ({rule.jurisdiction}) is outside pack {scope}")
+        return self
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Every loaded pack; rule ids are unique across packs."""
+
+    packs: tuple[RulePack, ...]
+    rules: tuple[Rule, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        rules = tuple(rule for pack in self.packs for rule in pack.rules)
+        seen: dict[str, str] = {}
+        for pack in self.packs:
+            for rule in pack.rules:
+                if rule.id in seen:
+                    raise RulePackError(
+                        f"rule id {rule.id!r} is in both {seen[rule.id]} and {pack.pack.id}"
+                    )
+                seen[rule.id] = pack.pack.id
+        pack_ids = [p.pack.id for p in self.packs]
+        if len(set(pack_ids)) != len(pack_ids):
+            raise RulePackError(f"duplicate pack ids in {sorted(pack_ids)}")
+        object.__setattr__(self, "rules", rules)
+
+    @property
+    def revisions(self) -> dict[str, str]:
+        """Pack id → revision, for decision logs and replay."""
+        return {p.pack.id: p.pack.revision for p in self.packs}
+
+    def in_force(self, at: date) -> list[Rule]:
+        """Rules with status in_force whose effective dates cover `at`."""
+        return [rule for rule in self.rules if rule.in_force_on(at)]
+
+    def get(self, rule_id: str) -> Rule:
+        """The rule with this id (KeyError if absent)."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+def parse_pack(text: str, *, source: str = "<string>") -> RulePack:
+    """Parse and validate one pack from TOML text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulePackError(f"{source}: not valid TOML: {exc}") from exc
+    try:
+        return RulePack.model_validate(data)
+    except ValidationError as exc:
+        raise RulePackError(f"{source}: {exc}") from exc
+
+
+def _pack_files(directory: Traversable) -> Iterable[Traversable]:
+    return sorted(
+        (f for f in directory.iterdir() if f.is_file() and f.name.endswith(".toml")),
+        key=lambda f: f.name,
+    )
+
+
+def load_packs(
+    directory: Path | None = None, *, extra_dirs: Sequence[Path] = ()
+) -> RuleSet:
+    """Load every `*.toml` pack from `directory` (default: the packaged packs) and `extra_dirs`."""
+    base: Traversable = (
+        directory if directory is not None else resources.files("callwarden.rules") / "packs"
+    )
+    sources: list[Traversable] = [base, *extra_dirs]
+    packs: list[RulePack] = []
+    for src in sources:
+        if not src.is_dir():
+            raise RulePackError(f"rule pack directory {src} does not exist")
+        for file in _pack_files(src):
+            packs.append(parse_pack(file.read_text(encoding="utf-8"), source=str(file)))
+    return RuleSet(tuple(packs))
