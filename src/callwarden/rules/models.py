@@ -6,7 +6,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from importlib import resources
 from importlib.abc import Traversable
@@ -169,7 +169,7 @@ class TimezoneRule(_Strict):
 
 _RULE_SPEC = re.compile(
     r"^(?:fixed (?P<fm>\d\d)-(?P<fd>\d\d)"
-    r"|nth (?P<n>[1-5]) (?P<nwd>mon|tue|wed|thu|fri|sat|sun) (?P<nmon>\d\d)"
+    r"|nth (?P<n>[1-4]) (?P<nwd>mon|tue|wed|thu|fri|sat|sun) (?P<nmon>\d\d)"
     r"|last (?P<lwd>mon|tue|wed|thu|fri|sat|sun) (?P<lmon>\d\d)"
     r"|easter (?P<eoff>[+-]\d+)"
     r"|election-day)$"
@@ -189,8 +189,14 @@ class ExplicitHoliday(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> ExplicitHoliday:
-        if not _RULE_SPEC.match(self.rule):
+        match = _RULE_SPEC.match(self.rule)
+        if not match:
             raise ValueError(f"unknown holiday rule {self.rule!r}")
+        month = match["fm"] or match["nmon"] or match["lmon"]
+        try:  # a leap year accepts every real month-day, so only impossible dates fail
+            date(2024, int(month or 1), int(match["fd"] or 1))
+        except ValueError as exc:
+            raise ValueError(f"holiday rule {self.rule!r} names no real date") from exc
         return self
 
 
@@ -240,11 +246,10 @@ class Rule(_Strict):
             RuleKind.NO_CALLS_ON_DAY: "days",
             RuleKind.NO_CALLS_ON_HOLIDAY: "holidays",
         }
+        if not getattr(self, needs[self.kind]):
+            raise ValueError(f"a {self.kind.value} rule needs `{needs[self.kind]}`")
         for kind, name in needs.items():
-            present = bool(getattr(self, name))
-            if kind is self.kind and not present:
-                raise ValueError(f"a {kind.value} rule needs `{name}`")
-            if kind is not self.kind and present:
+            if kind is not self.kind and getattr(self, name):
                 raise ValueError(f"`{name}` is not allowed on a {self.kind.value} rule")
         if self.effective_to is not None and self.effective_to <= self.effective_from:
             raise ValueError("effective_to must be after effective_from")
@@ -316,6 +321,8 @@ class RuleSet:
 
     def in_force(self, at: date) -> list[Rule]:
         """Rules with status in_force whose effective dates cover `at`."""
+        if isinstance(at, datetime):  # a datetime is a date, but compares only with datetimes
+            at = at.date()
         return [rule for rule in self.rules if rule.in_force_on(at)]
 
     def get(self, rule_id: str) -> Rule:
@@ -345,9 +352,7 @@ def _pack_files(directory: Traversable) -> Iterable[Traversable]:
     )
 
 
-def load_packs(
-    directory: Path | None = None, *, extra_dirs: Sequence[Path] = ()
-) -> RuleSet:
+def load_packs(directory: Path | None = None, *, extra_dirs: Sequence[Path] = ()) -> RuleSet:
     """Load every `*.toml` pack from `directory` (default: the packaged packs) and `extra_dirs`."""
     base: Traversable = (
         directory if directory is not None else resources.files("callwarden.rules") / "packs"

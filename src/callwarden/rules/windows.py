@@ -50,9 +50,15 @@ class Violation:
     zone: str | None
 
 
+# phonenumbers' regions for U.S. territories: federal law (TCPA, TSR, Reg F) reaches them.
+_US_REGIONS = frozenset({"US", "PR", "VI", "GU", "MP", "AS"})
+
+
 def _jurisdiction_applies(jurisdiction: str, country: str, states: Sequence[str]) -> bool:
     if jurisdiction == "*":  # company policy packs: every location
         return True
+    if country in _US_REGIONS:
+        country = "US"
     if "-" not in jurisdiction:
         return jurisdiction == country
     nation, _, region = jurisdiction.partition("-")
@@ -101,8 +107,8 @@ _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 
 def _explicit_date(rule: str, year: int) -> date:
     parts = rule.split()
     if parts[0] == "fixed":
-        month, day = parts[1].split("-")
-        return date(year, int(month), int(day))
+        mm, dd = parts[1].split("-")
+        return date(year, int(mm), int(dd))
     if parts[0] == "nth":
         n, wd, month = int(parts[1]), _WEEKDAYS[parts[2]], int(parts[3])
         first = date(year, month, 1)
