@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+import structlog
 
 from callwarden.logging import configure, get_logger
 
 TOKEN = "cw_0123456789ab_" + "A" * 43
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """configure() binds the test's captured stderr: put the defaults back afterwards."""
+    yield
+    structlog.reset_defaults()
 
 
 def test_api_keys_and_credential_fields_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:

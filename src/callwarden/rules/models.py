@@ -285,9 +285,10 @@ class RulePack(_Strict):
         for rule in self.rules:
             # A "*" (company policy) pack may hold any rule; otherwise rules stay inside
             # the pack's jurisdiction so a reader finds a state's rules in its own file.
-            if scope != "*" and rule.jurisdiction.split("-")[0] != scope.split("-")[0]:
-                raise ValueError(f"rule {rule.id} ({rule.jurisdiction}) is outside pack {scope}")
-            if scope not in ("*", rule.jurisdiction) and "-" in scope:
+            inside = scope in ("*", rule.jurisdiction) or (
+                "-" not in scope and rule.jurisdiction.startswith(scope + "-")
+            )
+            if not inside:
                 raise ValueError(f"rule {rule.id} ({rule.jurisdiction}) is outside pack {scope}")
         return self
 

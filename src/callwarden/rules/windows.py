@@ -154,28 +154,31 @@ def _fmt(t: time) -> str:
 
 def _check(rule: Rule, local: datetime) -> str | None:
     """Why `local` (an aware local time) breaks `rule`, or None."""
-    stamp = f"{local:%a %Y-%m-%d %H:%M:%S %Z} ({local.tzinfo})"
+
+    def stamp() -> str:  # only formatted for a violation
+        return f"{local:%a %Y-%m-%d %H:%M:%S %Z} ({local.tzinfo})"
+
     if rule.kind is RuleKind.TIME_WINDOW:
         assert rule.window is not None
         spec = rule.window.for_weekday(local.weekday())
         if spec is None:
             return None
         if spec == "none":
-            return f"no calls on {DAY_NAMES[local.weekday()].title()}; local time {stamp}"
+            return f"no calls on {DAY_NAMES[local.weekday()].title()}; local time {stamp()}"
         start, end = spec
         # Half-open window (rules.md §0.3): 21:00:00 is outside 08:00-21:00.
         if start <= local.time() < end:
             return None
-        return f"local time {stamp} is outside {_fmt(start)}-{_fmt(end)}"
+        return f"local time {stamp()} is outside {_fmt(start)}-{_fmt(end)}"
     if rule.kind is RuleKind.NO_CALLS_ON_DAY:
         name = DAY_NAMES[local.weekday()]
         if name in rule.days:
-            return f"no calls on {name.title()}; local time {stamp}"
+            return f"no calls on {name.title()}; local time {stamp()}"
         return None
     assert rule.holidays is not None
     holiday = holiday_name(rule.holidays, local.date())
     if holiday is not None:
-        return f"no calls on a holiday ({holiday}); local time {stamp}"
+        return f"no calls on a holiday ({holiday}); local time {stamp()}"
     return None
 
 
@@ -197,13 +200,18 @@ def _evaluate(
                 zone=None,
             )
         )
+    # Convert once per zone: the gate calls this on every attempt.
+    local_times: dict[str, datetime] = {}
     for rule in rules:
         if rule.lifted_by & consents:
             continue
         refs: list[str] = list(zones) if rule.timezone_rule.local else []
         refs.extend(rule.timezone_rule.fixed)
         for zone in dict.fromkeys(refs):
-            reason = _check(rule, at.astimezone(_zone(zone)))
+            local_at = local_times.get(zone)
+            if local_at is None:
+                local_at = local_times[zone] = at.astimezone(_zone(zone))
+            reason = _check(rule, local_at)
             if reason is not None:
                 out.append(
                     Violation(
