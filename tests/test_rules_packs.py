@@ -192,3 +192,18 @@ def test_missing_directory_rejected(tmp_path: Path) -> None:
     """A pack directory that does not exist is an error, not an empty rule set."""
     with pytest.raises(RulePackError, match="does not exist"):
         load_packs(extra_dirs=[tmp_path / "nope"])
+
+
+def test_docs_rules_table_is_current_and_every_rule_is_tested() -> None:
+    """docs/rules.md is generated from the packs; regenerate with scripts/rules_table.py."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "rules_table.py"
+    spec = importlib.util.spec_from_file_location("rules_table", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.render()
+    assert "**none**" not in text, "a rule has no test that names it"
+    assert module.DOC.read_text() == text, "docs/rules.md is out of date"
