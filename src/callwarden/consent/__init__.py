@@ -1,0 +1,1 @@
+"""Consent and its revocation (the ledger comes with the pre-dial gate)."""
