@@ -467,7 +467,6 @@ def test_load_or_create_signer_keeps_an_existing_key(tmp_path: Path) -> None:
     assert load_or_create_signer(path, ORIGIN).public_key == SIGNER.public_key
 
 
-@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 def test_load_or_create_signer_refuses_a_readable_key(tmp_path: Path) -> None:
     path = tmp_path / "checkpoint.pem"
     load_or_create_signer(path, ORIGIN)

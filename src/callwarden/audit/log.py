@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from callwarden.audit import merkle
 from callwarden.audit.checkpoint import Checkpoint, CheckpointError, Signer, Verifier
 from callwarden.audit.checkpoint import load_or_create_signer as _load_signer
-from callwarden.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode
+from callwarden.audit.models import AuditCheckpoint, AuditEvent
 from callwarden.db import fetch_all, utcnow
 
 ORIGIN = "callwarden.audit/v1"
@@ -325,15 +325,8 @@ def verify_log(session: Session, verifier: Verifier) -> VerifyReport:
             "was signed: events were removed from the end (truncated)"
         )
         return report
-    if heads and heads[0].size == 0 and frontier.size == 0:
-        pass
     report.pending = int(
         session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.seq.is_(None)))
         or 0
     )
     return report
-
-
-def tree_nodes_count(session: Session) -> int:
-    """How many tree nodes are stored (for status output)."""
-    return int(session.scalar(select(func.count()).select_from(AuditTreeNode)) or 0)

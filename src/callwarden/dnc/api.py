@@ -306,16 +306,16 @@ async def dnc_lookup(
     at: AwareDatetime | None = None,
 ) -> LookupResult:
     """Every list's answer for one number, with since-when for hits."""
-    parsed = _parse_number(number)
     rt.sync(session)
-    at = at or utcnow()
-    report = service.lookup_reports(session=session, rt=rt, inputs=[number], at=at)[0]
+    report = service.lookup_reports(session=session, rt=rt, inputs=[number], at=at or utcnow())[0]
+    if not report["valid"]:
+        _parse_number(number)  # raises the 422 with the full message
     result = LookupResult(**report)
     request.app.state.audit_writer.submit(
         type="dnc.lookup",
         actor=principal.name,
         actor_role=principal.role.value,
-        subject=parsed.e164,
+        subject=result.number,
         body={"listed": result.listed, "unknown": result.unknown, "route": _route(request)},
     )
     return result

@@ -292,10 +292,6 @@ class DncRuntime:
         entries = self._internal.get(number)
         return tuple(entries.values()) if entries else ()
 
-    def internal_count(self) -> int:
-        """How many numbers the internal list holds."""
-        return len(self._internal)
-
     def _answer(self, lst: LoadedList, number: int, hit: bool, at: datetime) -> ListAnswer:
         npa = npa_of(number)
         if npa is None:

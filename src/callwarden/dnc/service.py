@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import socket
 import zipfile
 from collections import deque
@@ -1152,8 +1151,3 @@ def snapshot_errors(
 def list_ids(*, session: Session) -> dict[str, int]:
     """List key → id."""
     return {k: i for k, i in session.execute(select(DncList.key, DncList.id))}
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a directory tree if it exists (used to clear archives in tests and rebuilds)."""
-    shutil.rmtree(path, ignore_errors=True)
