@@ -22,6 +22,14 @@ SAMPLE_PARAMS = {
     "snapshot_id": "999999",
     "name_or_id": "no-such-key",
     "event_id": "999999",
+    "consent_id": "999999",
+    "revocation_id": "999999",
+    "ebr_id": "999999",
+    "call_id": "999999",
+    "campaign_id": "no-such-campaign",
+    "decision_id": "00000000-0000-0000-0000-000000000000",
+    "emergency_id": "999999",
+    "registration_id": "999999",
 }
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/keys"): {"name": "made-by-matrix", "role": "agent"},

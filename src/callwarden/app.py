@@ -16,12 +16,19 @@ from callwarden import __version__, migrate
 from callwarden.audit import api as audit_api
 from callwarden.audit import log as audit_log
 from callwarden.audit.service import AuditWriter
+from callwarden.calls import api as calls_api
 from callwarden.config import Settings, get_settings
+from callwarden.consent import api as consent_api
 from callwarden.db import make_engine, make_session_factory
 from callwarden.dnc import api as dnc_api
 from callwarden.dnc.runtime import DncRuntime
+from callwarden.ebr import api as ebr_api
+from callwarden.emergencies import api as emergencies_api
 from callwarden.errors import CallwardenError, Conflict, NotFound, PermissionDenied
+from callwarden.gate import api as gate_api
 from callwarden.logging import get_logger
+from callwarden.numbers import api as numbers_api
+from callwarden.rnd import api as rnd_api
 from callwarden.security import api as security_api
 
 log = get_logger("callwarden.app")
@@ -133,4 +140,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(security_api.router)
     app.include_router(dnc_api.router)
     app.include_router(audit_api.router)
+    for module in (
+        consent_api,
+        ebr_api,
+        calls_api,
+        numbers_api,
+        rnd_api,
+        emergencies_api,
+        gate_api,
+    ):
+        app.include_router(module.router)
     return app

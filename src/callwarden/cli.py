@@ -306,11 +306,27 @@ def timed() -> Callable[[], float]:
 
 def _register() -> None:
     from callwarden.audit import cli as audit_cli
+    from callwarden.calls import cli as calls_cli
+    from callwarden.consent import cli as consent_cli
     from callwarden.dnc import cli as dnc_cli
+    from callwarden.ebr import cli as ebr_cli
+    from callwarden.emergencies import cli as emergencies_cli
+    from callwarden.gate import cli as gate_cli
+    from callwarden.numbers import cli as numbers_cli
+    from callwarden.rnd import cli as rnd_cli
 
     app.add_typer(dnc_cli.app, name="dnc")
     app.add_typer(audit_cli.app, name="audit")
     app.command("scrub")(dnc_cli.scrub)
+    app.add_typer(consent_cli.app, name="consent")
+    app.add_typer(ebr_cli.app, name="ebr")
+    app.add_typer(calls_cli.app, name="calls")
+    app.add_typer(numbers_cli.app, name="numbers")
+    app.add_typer(rnd_cli.app, name="rnd")
+    app.add_typer(emergencies_cli.app, name="emergencies")
+    app.add_typer(emergencies_cli.registrations_app, name="registrations")
+    app.add_typer(gate_cli.app, name="gate")
+    app.command("check")(gate_cli.check)
 
 
 _register()

@@ -1,6 +1,8 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
 from callwarden.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode
+from callwarden.calls.models import CallAttempt
+from callwarden.consent.models import ConsentRecord, ConsentRevocation
 from callwarden.dnc.models import (
     DncCoverage,
     DncInternalEntry,
@@ -11,6 +13,11 @@ from callwarden.dnc.models import (
     DncSnapshotError,
     DncSync,
 )
+from callwarden.ebr.models import EbrEvent
+from callwarden.emergencies.models import Emergency, SellerRegistration
+from callwarden.gate.models import RulePackRevision
+from callwarden.numbers.models import CustomerLocation, LineTypeRecord
+from callwarden.rnd.models import RndResult
 from callwarden.security.models import ApiKey
 
 __all__ = [
@@ -18,6 +25,10 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "AuditTreeNode",
+    "CallAttempt",
+    "ConsentRecord",
+    "ConsentRevocation",
+    "CustomerLocation",
     "DncCoverage",
     "DncInternalEntry",
     "DncInternalEvent",
@@ -26,4 +37,10 @@ __all__ = [
     "DncSnapshot",
     "DncSnapshotError",
     "DncSync",
+    "EbrEvent",
+    "Emergency",
+    "LineTypeRecord",
+    "RndResult",
+    "RulePackRevision",
+    "SellerRegistration",
 ]

@@ -30,9 +30,32 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     AUDIT_RECEIPT = "audit:receipt"
     AUDIT_CHECKPOINT = "audit:checkpoint"
+    CONSENT_READ = "consent:read"
+    CONSENT_WRITE = "consent:write"
+    CONSENT_REVOKE = "consent:revoke"
+    EBR_READ = "ebr:read"
+    EBR_WRITE = "ebr:write"
+    CALLS_READ = "calls:read"
+    CALLS_WRITE = "calls:write"
+    CALLS_STATS = "calls:stats"
+    NUMBERS_READ = "numbers:read"
+    NUMBERS_WRITE = "numbers:write"
+    RND_READ = "rnd:read"
+    RND_WRITE = "rnd:write"
+    EMERGENCIES_READ = "emergencies:read"
+    EMERGENCIES_WRITE = "emergencies:write"
+    REGISTRATIONS_READ = "registrations:read"
+    REGISTRATIONS_WRITE = "registrations:write"
+    GATE_DECIDE = "gate:decide"
+    GATE_REPLAY = "gate:replay"
 
 
 _ALL = frozenset(Role)
+_STAFF = frozenset({Role.ADMIN, Role.COMPLIANCE, Role.SUPERVISOR, Role.AGENT, Role.DIALER})
+_OVERSIGHT = frozenset({Role.ADMIN, Role.COMPLIANCE, Role.SUPERVISOR, Role.AUDITOR})
+_OFFICERS = frozenset({Role.ADMIN, Role.COMPLIANCE})
+# integrations (CRM, dialer) feed facts with a dialer key; people with a compliance key
+_FEEDERS = frozenset({Role.ADMIN, Role.COMPLIANCE, Role.DIALER})
 
 # Why these sets: agents and dialers record opt-outs the moment a consumer asks
 # (47 CFR 64.1200(d)(3)); only a compliance officer may take a number off the
@@ -55,6 +78,28 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
         {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR, Role.SUPERVISOR, Role.DIALER}
     ),
     Permission.AUDIT_CHECKPOINT: frozenset({Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR}),
+    # consent evidence is personal data: staff who act on it, and auditors, read it
+    Permission.CONSENT_READ: _STAFF | {Role.AUDITOR},
+    # agents capture consent on calls; a dialer records consent from web forms and SMS
+    Permission.CONSENT_WRITE: _STAFF,
+    # anyone who hears "stop" must be able to record it at once (47 CFR 64.1200(a)(10))
+    Permission.CONSENT_REVOKE: _STAFF,
+    Permission.EBR_READ: _STAFF | {Role.AUDITOR},
+    Permission.EBR_WRITE: _FEEDERS,
+    Permission.CALLS_READ: _OVERSIGHT,
+    Permission.CALLS_WRITE: _FEEDERS | {Role.SUPERVISOR},
+    Permission.CALLS_STATS: _OVERSIGHT,
+    Permission.NUMBERS_READ: _STAFF | {Role.AUDITOR},
+    Permission.NUMBERS_WRITE: _FEEDERS,
+    Permission.RND_READ: _OVERSIGHT | {Role.DIALER},
+    Permission.RND_WRITE: _FEEDERS,
+    Permission.EMERGENCIES_READ: _ALL,
+    Permission.EMERGENCIES_WRITE: _OFFICERS,
+    Permission.REGISTRATIONS_READ: _ALL,
+    Permission.REGISTRATIONS_WRITE: _OFFICERS,
+    Permission.GATE_DECIDE: _STAFF,
+    # replay reads past facts and decisions: compliance and auditors (disputes, audits)
+    Permission.GATE_REPLAY: _OFFICERS | {Role.AUDITOR},
 }
 
 

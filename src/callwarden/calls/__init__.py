@@ -1,0 +1,1 @@
+"""Call history: attempts, outcomes, reservations, abandonment rates."""

@@ -1,0 +1,1 @@
+"""Established business relationships: the events that exempt a seller's calls from DNC lists."""

@@ -1,0 +1,7 @@
+"""HTTP routes of the ebr domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["ebr"])

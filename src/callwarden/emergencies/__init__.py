@@ -1,0 +1,1 @@
+"""Declared states of emergency and seller registrations: jurisdiction facts a user records."""

@@ -1,0 +1,7 @@
+"""HTTP routes of the emergencies domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["emergencies"])

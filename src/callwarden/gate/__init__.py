@@ -1,0 +1,1 @@
+"""The pre-dial compliance gate: one decision from every rule and every fact."""

@@ -1,0 +1,1 @@
+"""Facts about numbers from data sources: line types and customer locations."""

@@ -1,0 +1,1 @@
+"""FCC Reassigned Numbers Database results: imports and the provider interface."""
