@@ -2,6 +2,10 @@
 
     python benchmarks/http_load.py --url http://127.0.0.1:8090 --key KEY --rate 200 --seconds 15 \
         --numbers numbers.txt
+    python benchmarks/http_load.py ... --post /v1/decisions --body '{"number": "{n}", ...}'
+
+Without --post it sends GET /v1/dnc/{number}; with it, POST bodies where "{n}" is replaced
+by each number in turn.
 
 Requests are sent on a fixed schedule whatever the server does, and latency is measured from the
 scheduled send time (no coordinated omission). It speaks plain HTTP/1.1 over a pool of keep-alive
@@ -37,9 +41,16 @@ class _Conn:
 
 
 async def run(
-    url: str, key: str, rate: float, seconds: float, numbers: list[str], connections: int = 32
+    url: str,
+    key: str,
+    rate: float,
+    seconds: float,
+    numbers: list[str],
+    connections: int = 32,
+    post: str | None = None,
+    body: str = "",
 ) -> dict[str, float]:
-    """Send rate×seconds GET /v1/dnc/{number} requests on schedule; return latency statistics."""
+    """Send rate×seconds requests on schedule (GET lookups or POSTs); return latency statistics."""
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or 80
     if not (host.startswith("127.") or host in ("localhost", "::1")):
@@ -50,6 +61,13 @@ async def run(
 
     def request(i: int) -> bytes:
         n = numbers[i % len(numbers)]
+        if post is not None:
+            payload = body.replace("{n}", n).encode()
+            return (
+                f"POST {post} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(payload)}\r\n\r\n"
+            ).encode() + payload
         return (
             f"GET /v1/dnc/{n} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             f"Authorization: Bearer {key}\r\n\r\n"
@@ -103,9 +121,13 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--numbers", type=Path, required=True)
+    ap.add_argument("--post", default=None, help="POST to this path instead of GET lookups")
+    ap.add_argument("--body", default="", help='JSON body; "{n}" is replaced by a number')
+    ap.add_argument("--connections", type=int, default=32)
     a = ap.parse_args()
     numbers = a.numbers.read_text().split()
-    print(json.dumps(asyncio.run(run(a.url, a.key, a.rate, a.seconds, numbers))))
+    stats = run(a.url, a.key, a.rate, a.seconds, numbers, a.connections, a.post, a.body)
+    print(json.dumps(asyncio.run(stats)))
 
 
 if __name__ == "__main__":

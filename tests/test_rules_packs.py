@@ -65,8 +65,11 @@ def test_one_pack_per_section_5_1_state_plus_federal_and_canada() -> None:
 def test_revisions_name_every_pack() -> None:
     """RuleSet.revisions: pack id → revision, for decision logs."""
     revisions = RULES.revisions
-    assert revisions["us-federal"] == "2026-11-28.1"
-    assert len(revisions) == len(RULES.packs) == len(STATES_5_1) + 2
+    assert revisions["us-federal"] == "2026-11-28.2"
+    # §5.1 states, federal, Canada, recording consent, and the §5.2 list-only states
+    extra = {"us-recording-consent", "us-co", "us-in", "us-mo", "us-tn", "us-wy"}
+    assert extra <= set(revisions)
+    assert len(revisions) == len(RULES.packs) == len(STATES_5_1) + 2 + len(extra)
 
 
 def test_federal_rules_encoded() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +27,7 @@ from callwarden.ebr import api as ebr_api
 from callwarden.emergencies import api as emergencies_api
 from callwarden.errors import CallwardenError, Conflict, NotFound, PermissionDenied
 from callwarden.gate import api as gate_api
+from callwarden.gate.service import Gate
 from callwarden.logging import get_logger
 from callwarden.numbers import api as numbers_api
 from callwarden.rnd import api as rnd_api
@@ -49,10 +51,31 @@ def _status_for(exc: CallwardenError) -> int:
     return 422
 
 
+class ConcurrencyLimit:
+    """Admit at most `limit` requests at once; the others wait on the event loop.
+
+    Each request holds a pooled database connection for its whole life, and its work runs in
+    worker threads that need the event loop to finish. Were more requests admitted than the
+    pool has connections, the next one would block the event loop waiting for a connection
+    that only a finishing request (which needs the loop) could return.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.slots = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self.slots:
+            await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for the given settings (defaults: environment)."""
     settings = settings or get_settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
     factory = make_session_factory(engine)
 
     @asynccontextmanager
@@ -63,6 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sequence_every=settings.audit_sequence_seconds,
             checkpoint_every=settings.audit_checkpoint_seconds,
             signer=audit_log.signer_for(settings.data_dir),
+        )
+        app.state.gate = Gate(
+            settings=settings,
+            session_factory=factory,
+            dnc=app.state.dnc,
+            audit_writer=app.state.audit_writer,
         )
         yield
         app.state.audit_writer.close()
@@ -76,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     app.state.engine = engine
     app.state.session_factory = factory
     app.state.dnc = DncRuntime(settings=settings, session_factory=factory)

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -286,6 +286,8 @@ def keys_revoke(name_or_id: Annotated[str, typer.Argument(help="Key name or key 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, datetime):
         return obj.astimezone(UTC).isoformat()
+    if isinstance(obj, date):
+        return obj.isoformat()
     if isinstance(obj, dict):
         return {k: _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

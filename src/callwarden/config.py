@@ -32,6 +32,22 @@ class Settings(BaseSettings):
     scrub_batch_rows: int = 500_000
     audit_checkpoint_seconds: float = 60.0
     audit_sequence_seconds: float = 1.0
+    # An allowed attempt holds its place under every cap until a call record arrives or
+    # this many seconds pass (then the dialer must ask again).
+    gate_reservation_seconds: int = 300
+    # Extra rule-pack directories (company policy, stricter than the law), comma-separated.
+    rule_pack_dirs: str = ""
+    gate_batch_limit: int = 10_000
+    # Requests served at once; the rest wait (without blocking anything) for a free slot.
+    # Keep it below the database pool (db_pool_size) so a request never waits for a
+    # connection while holding one: that wait could block the event loop for good.
+    max_concurrent_requests: int = 16
+    db_pool_size: int = 24
+
+    @property
+    def extra_rule_pack_dirs(self) -> list[Path]:
+        """The company-policy pack directories named in `rule_pack_dirs`."""
+        return [Path(p.strip()) for p in self.rule_pack_dirs.split(",") if p.strip()]
 
     @property
     def resolved_database_url(self) -> str:

@@ -51,10 +51,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 24) -> Engine:
     """Create an engine with the pragmas callwarden relies on."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=0,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -66,7 +71,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=0)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -91,11 +96,17 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 def fetch_all(session: Session, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
     """Run one constant SQL statement with `?` placeholders straight on the driver.
 
-    For the few queries that run on every request (credential check, DNC sync): they skip
-    SQLAlchemy's statement compilation and caching, about two thirds of their cost. The SQL
-    is a constant of the caller; values are always bound, never formatted in.
+    For the queries that run on every request (credential check, DNC sync, the gate's facts):
+    they skip SQLAlchemy's statement compilation and result wrapping. Rows are plain tuples.
+    The SQL is a constant of the caller; values are always bound, never formatted in.
     """
-    conn = session.connection()
+    conn = session.connection()  # joins (or begins) the session's transaction
     if conn.dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
-    return list(conn.exec_driver_sql(sql, params).fetchall())
+    # The DBAPI cursor itself: SQLAlchemy's result wrapping costs four times the query.
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall()) if cursor.description is not None else []
+    finally:
+        cursor.close()

@@ -74,11 +74,36 @@ def record_many(
         session.execute(insert(AuditEvent), rows)
 
 
-def events(*, session: Session, type: str | None = None, limit: int = 100) -> list[AuditEvent]:
-    """Recent events, newest first, optionally of one type."""
+def record_events(*, session: Session, events: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Append events (type, actor, actor_role, subject, body) in the caller's transaction.
+
+    Returns their ids in order, so each can be handed back as a receipt.
+    """
+    if not events:
+        return []
+    rows = [
+        _row(e["type"], e["actor"], e["actor_role"], e.get("subject"), e.get("body"))
+        for e in events
+    ]
+    result = session.execute(
+        insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True), rows
+    )
+    return [int(i) for i in result.scalars()]
+
+
+def events(
+    *,
+    session: Session,
+    type: str | None = None,
+    subject: str | None = None,
+    limit: int = 100,
+) -> list[AuditEvent]:
+    """Recent events, newest first, optionally of one type and/or about one subject."""
     q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     if type is not None:
         q = q.where(AuditEvent.type == type)
+    if subject is not None:
+        q = q.where(AuditEvent.subject == subject)
     return list(session.scalars(q))
 
 

@@ -1,7 +1,150 @@
-"""HTTP routes of the gate domain."""
+"""HTTP routes of the gate: decide one attempt or a batch, read and replay a logged decision."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from callwarden.audit import service as audit
+from callwarden.errors import NotFound
+from callwarden.gate.schemas import AttemptIn, BatchIn, decision_out
+from callwarden.gate.service import DECISION_EVENT, REPLAY_EVENT, Gate, internal_error_decision
+from callwarden.logging import get_logger
+from callwarden.security.api import get_session, require
+from callwarden.security.roles import Permission
+from callwarden.security.service import Principal
 
 router = APIRouter(prefix="/v1", tags=["gate"])
+log = get_logger("callwarden.gate")
+
+
+def _gate(request: Request) -> Gate:
+    gate: Gate = request.app.state.gate
+    return gate
+
+
+def _decide(
+    gate: Gate, items: list[AttemptIn], principal: Principal, session: Session
+) -> list[dict[str, Any]]:
+    attempts = [i.to_attempt() for i in items]
+    as_of = {i.as_of for i in items}
+    known_at = next(iter(as_of)) if len(as_of) == 1 else None
+    if len(as_of) > 1:
+        # Each replayed attempt needs its own "known at" instant.
+        out: list[dict[str, Any]] = []
+        for item in items:
+            out += _decide(gate, [item], principal, session)
+        return out
+    try:
+        records = gate.decide_many(
+            attempts,
+            actor=principal.name,
+            actor_role=principal.role,
+            known_at=known_at,
+            session=session,
+        )
+    except Exception as exc:
+        # Fail closed: the dialer gets a deny it can act on, never a 500 it might retry past.
+        log.error("gate_failed", error=repr(exc))
+        return [
+            {
+                "decision_id": None,
+                "decision": "deny",
+                "number": "+" + str(a.number),
+                "reasons": [
+                    {
+                        "code": r.code,
+                        "message": r.message,
+                        "citation": r.citation,
+                        "rule_id": r.rule_id,
+                        "rule_version": r.revision,
+                        "confidence": r.confidence,
+                        "zone": None,
+                    }
+                    for r in internal_error_decision(
+                        a, "internal error; see the service log"
+                    ).reasons
+                ],
+                "obligations": [],
+                "audit": None,
+            }
+            for a in attempts
+        ]
+    return [decision_out(r) for r in records]
+
+
+@router.post("/decisions")
+async def create_decision(
+    body: AttemptIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.GATE_DECIDE))],
+    session: Annotated[Session, Depends(get_session)],
+) -> dict[str, Any]:
+    """Decide one attempt: allow or deny, every reason, obligations, audit receipt."""
+    (out,) = await run_in_threadpool(_decide, _gate(request), [body], principal, session)
+    return out
+
+
+@router.post("/decisions/batch")
+async def create_decisions(
+    body: BatchIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.GATE_DECIDE))],
+    session: Annotated[Session, Depends(get_session)],
+) -> dict[str, Any]:
+    """Decide up to 10,000 attempts at once (one transaction; caps count within the batch)."""
+    out = await run_in_threadpool(_decide, _gate(request), body.attempts, principal, session)
+    allowed = sum(1 for d in out if d["decision"] == "allow")
+    return {"count": len(out), "allowed": allowed, "denied": len(out) - allowed, "decisions": out}
+
+
+def _logged(session: Session, decision_id: str) -> dict[str, Any]:
+    for kind in (DECISION_EVENT, REPLAY_EVENT):
+        found = audit.events(session=session, type=kind, subject=decision_id, limit=1)
+        if found:
+            body: dict[str, Any] = json.loads(found[0].body)
+            body["audit_event_id"] = found[0].id
+            return body
+    raise NotFound(f"no decision {decision_id}")
+
+
+@router.get("/decisions/{decision_id}")
+async def get_decision(
+    decision_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.GATE_REPLAY))],
+    session: Annotated[Session, Depends(get_session)],
+) -> dict[str, Any]:
+    """The logged decision: input, facts, reasons and rule-pack revisions (audited read)."""
+    body = await run_in_threadpool(_logged, session, decision_id)
+    request.app.state.audit_writer.submit(
+        type="gate.decision.read",
+        actor=principal.name,
+        actor_role=principal.role,
+        subject=decision_id,
+    )
+    return body
+
+
+@router.post("/decisions/{decision_id}/replay")
+async def replay_decision(
+    decision_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.GATE_REPLAY))],
+) -> dict[str, Any]:
+    """Decide a logged decision again with its own facts and rule-pack revisions."""
+    original, rec = await run_in_threadpool(
+        _gate(request).replay_decision,
+        decision_id,
+        actor=principal.name,
+        actor_role=principal.role,
+    )
+    replayed = decision_out(rec)
+    same = original["decision"] == replayed["decision"] and [
+        r["code"] for r in original["reasons"]
+    ] == [r["code"] for r in replayed["reasons"]]
+    return {"decision_id": decision_id, "original": original, "replayed": replayed, "same": same}

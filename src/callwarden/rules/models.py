@@ -14,19 +14,34 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 
 from callwarden.errors import ValidationFailed
 
 __all__ = [
+    "HOURS_KINDS",
     "AppliesTo",
+    "CapSpec",
     "Channel",
     "Confidence",
+    "ConsentSpec",
     "DayName",
     "ExplicitHoliday",
     "HolidayCalendar",
+    "LineType",
+    "ObligationSpec",
     "PackHeader",
     "Purpose",
+    "RegistrySpec",
+    "RevocationSpec",
     "Rule",
     "RuleKind",
     "RulePack",
@@ -54,6 +69,13 @@ class Purpose(StrEnum):
 class Channel(StrEnum):
     VOICE = "voice"
     SMS = "sms"
+    EMAIL = "email"
+
+
+class LineType(StrEnum):
+    WIRELESS = "wireless"
+    LANDLINE = "landline"
+    VOIP = "voip"
 
 
 class Technology(StrEnum):
@@ -67,6 +89,24 @@ class RuleKind(StrEnum):
     TIME_WINDOW = "time_window"
     NO_CALLS_ON_DAY = "no_calls_on_day"
     NO_CALLS_ON_HOLIDAY = "no_calls_on_holiday"
+    REGISTRY = "registry"  # a Do-Not-Call registry must be scrubbed (and be fresh)
+    INTERNAL_DNC = "internal_dnc"  # the company-specific Do-Not-Call list
+    CONSENT_REQUIRED = "consent_required"  # prior express (written) consent naming the seller
+    REVOCATION = "revocation"  # how far a revocation reaches
+    REASSIGNED_NUMBERS = "reassigned_numbers"  # RND check before relying on consent
+    FREQUENCY_CAP = "frequency_cap"  # at most N attempts per rolling window
+    CONVERSATION_COOLOFF = "conversation_cooloff"  # no call for N days after a conversation
+    EMERGENCY_BAN = "emergency_ban"  # no calls while a declared emergency is active
+    REGISTRATION_REQUIRED = "registration_required"  # the seller must be registered
+    CALLER_ID_REQUIRED = "caller_id_required"  # a callable caller ID must be sent
+    ABANDONMENT_LIMIT = "abandonment_limit"  # campaign abandonment rate ceiling
+    PROHIBITED = "prohibited"  # the attempt's kind is banned outright
+    OBLIGATION = "obligation"  # an allowed attempt carries a duty (announce the recording...)
+
+
+HOURS_KINDS = frozenset(
+    {RuleKind.TIME_WINDOW, RuleKind.NO_CALLS_ON_DAY, RuleKind.NO_CALLS_ON_HOLIDAY}
+)
 
 
 class Status(StrEnum):
@@ -118,7 +158,18 @@ def _parse_day(value: object) -> tuple[time, time] | Literal["none"] | None:
 
 # A day's window: a half-open (start, end) pair, "none" (no calls that day), or
 # None (this rule says nothing about that day).
-DaySpec = Annotated[tuple[time, time] | Literal["none"] | None, BeforeValidator(_parse_day)]
+def _dump_day(value: tuple[time, time] | str | None) -> list[str] | str | None:
+    # Written back as the pack spells it, so a stored pack parses again (replay).
+    if isinstance(value, tuple):
+        return [value[0].strftime("%H:%M"), value[1].strftime("%H:%M")]
+    return value
+
+
+DaySpec = Annotated[
+    tuple[time, time] | Literal["none"] | None,
+    BeforeValidator(_parse_day),
+    PlainSerializer(_dump_day),
+]
 
 
 class _Strict(BaseModel):
@@ -147,6 +198,62 @@ class AppliesTo(_Strict):
     purposes: frozenset[Purpose] = Field(min_length=1)
     channels: frozenset[Channel] = Field(min_length=1)
     technologies: frozenset[Technology] = frozenset()
+    # an empty set means every line type; an unknown line type meets every rule (fail closed)
+    line_types: frozenset[LineType] = frozenset()
+
+
+CapKey = Literal["number", "seller", "subject", "debt", "campaign"]
+
+
+class CapSpec(_Strict):
+    """A frequency cap: at most `max_attempts` in the window, counted per `key`.
+
+    `window_hours` is a sliding window ending at the attempt; `window_days` counts calendar
+    days in the called party's local date, the attempt's day being the last (Reg F's
+    "7 consecutive days"). `counts = "connected"` leaves out attempts that never reached the
+    number (12 CFR 1006.14(b)(3)); "placed" counts every attempt.
+    """
+
+    max_attempts: int = Field(ge=0)
+    window_hours: int | None = Field(default=None, gt=0)
+    window_days: int | None = Field(default=None, gt=0)
+    key: tuple[CapKey, ...] = Field(min_length=1)
+    counts: Literal["placed", "connected"] = "placed"
+
+    @model_validator(mode="after")
+    def _check(self) -> CapSpec:
+        if (self.window_hours is None) == (self.window_days is None):
+            raise ValueError("a cap needs exactly one of window_hours or window_days")
+        return self
+
+
+class ConsentSpec(_Strict):
+    """Which consent an attempt needs: prior express (pec) or prior express written (pewc)."""
+
+    level: Literal["pec", "pewc"]
+
+
+class RegistrySpec(_Strict):
+    """A registry to scrub against, and what exempts a seller from it."""
+
+    list: str = Field(pattern=r"^(national|canada|state:[A-Z]{2})$")
+    # written_consent: PEWC / signed agreement naming the seller; consent: any express
+    # consent naming the seller (Canada accepts oral); ebr: a live business relationship
+    exempt_by: frozenset[Literal["written_consent", "consent", "ebr"]] = frozenset()
+
+
+class RevocationSpec(_Strict):
+    """How far a revocation reaches: its message type and business unit, or everything."""
+
+    reach: Literal["scope_and_unit", "all"]
+
+
+class ObligationSpec(_Strict):
+    """A duty an allowed attempt carries; `when_recorded` limits it to recorded calls."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    message: str = Field(min_length=1)
+    when_recorded: bool = False
 
 
 class TimezoneRule(_Strict):
@@ -220,8 +327,24 @@ class HolidayCalendar(_Strict):
         return self
 
 
+# The parameter block each kind must carry (kinds not listed need none).
+_NEEDS: dict[RuleKind, str] = {
+    RuleKind.TIME_WINDOW: "window",
+    RuleKind.NO_CALLS_ON_DAY: "days",
+    RuleKind.NO_CALLS_ON_HOLIDAY: "holidays",
+    RuleKind.FREQUENCY_CAP: "cap",
+    RuleKind.CONSENT_REQUIRED: "consent",
+    RuleKind.REGISTRY: "registry",
+    RuleKind.REVOCATION: "revocation",
+    RuleKind.OBLIGATION: "obligation",
+    RuleKind.CONVERSATION_COOLOFF: "cooloff_days",
+    RuleKind.ABANDONMENT_LIMIT: "max_rate",
+    RuleKind.REASSIGNED_NUMBERS: "max_result_age_days",
+}
+
+
 class Rule(_Strict):
-    """One calling-hours, day or holiday rule, with its citation and effective dates."""
+    """One rule of any kind, with its scope, citation, effective dates and confidence tag."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     jurisdiction: str = Field(pattern=r"^(\*|[A-Z]{2}(-[A-Z]{2})?)$")
@@ -230,6 +353,16 @@ class Rule(_Strict):
     window: WeeklyWindow | None = None
     days: frozenset[DayName] = frozenset()
     holidays: HolidayCalendar | None = None
+    cap: CapSpec | None = None
+    consent: ConsentSpec | None = None
+    registry: RegistrySpec | None = None
+    revocation: RevocationSpec | None = None
+    obligation: ObligationSpec | None = None
+    cooloff_days: int | None = Field(default=None, gt=0)
+    max_rate: float | None = Field(default=None, ge=0, le=1)
+    max_result_age_days: int | None = Field(default=None, gt=0)
+    # facts of the attempt the rule cannot be judged without (missing: deny, fail closed)
+    requires: frozenset[Literal["subject", "debt", "campaign", "caller_id"]] = frozenset()
     timezone_rule: TimezoneRule = TimezoneRule()
     lifted_by: frozenset[str] = frozenset()
     citation: str = Field(min_length=1)
@@ -241,15 +374,11 @@ class Rule(_Strict):
 
     @model_validator(mode="after")
     def _check_kind(self) -> Rule:
-        needs = {
-            RuleKind.TIME_WINDOW: "window",
-            RuleKind.NO_CALLS_ON_DAY: "days",
-            RuleKind.NO_CALLS_ON_HOLIDAY: "holidays",
-        }
-        if not getattr(self, needs[self.kind]):
-            raise ValueError(f"a {self.kind.value} rule needs `{needs[self.kind]}`")
-        for kind, name in needs.items():
-            if kind is not self.kind and getattr(self, name):
+        needs = _NEEDS.get(self.kind)
+        if needs is not None and not getattr(self, needs):
+            raise ValueError(f"a {self.kind.value} rule needs `{needs}`")
+        for kind, name in _NEEDS.items():
+            if kind is not self.kind and name != needs and getattr(self, name):
                 raise ValueError(f"`{name}` is not allowed on a {self.kind.value} rule")
         if self.effective_to is not None and self.effective_to <= self.effective_from:
             raise ValueError("effective_to must be after effective_from")

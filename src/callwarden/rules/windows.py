@@ -16,6 +16,7 @@ import holidays as holidays_pkg
 
 from callwarden.rules.models import (
     DAY_NAMES,
+    HOURS_KINDS,
     Channel,
     Confidence,
     HolidayCalendar,
@@ -30,8 +31,10 @@ __all__ = [
     "Violation",
     "applicable_rules",
     "evaluate_hours",
+    "evaluate_selected",
     "holiday_name",
     "next_allowed",
+    "next_allowed_selected",
 ]
 
 # Rule id of the fail-closed reason given when no candidate zone is known (rules.md §0.2).
@@ -73,8 +76,13 @@ def applicable_rules(
     purpose: Purpose | str,
     channel: Channel | str,
     technology: Technology | str,
+    line_type: str | None = None,
 ) -> list[Rule]:
-    """The rules whose jurisdiction and scope (purpose, channel, technology) cover the attempt."""
+    """The rules whose jurisdiction and scope (purpose, channel, technology) cover the attempt.
+
+    An unknown line type (None) meets every line-type condition: the rules for every line
+    type apply (fail closed).
+    """
     out = []
     for rule in rules:
         scope = rule.applies_to
@@ -83,6 +91,8 @@ def applicable_rules(
         if purpose not in scope.purposes or channel not in scope.channels:
             continue
         if scope.technologies and technology not in scope.technologies:
+            continue
+        if scope.line_types and line_type is not None and line_type not in scope.line_types:
             continue
         out.append(rule)
     return out
@@ -190,6 +200,7 @@ def _evaluate(
     rules: Sequence[Rule], at: datetime, zones: Sequence[str], consents: frozenset[str] | set[str]
 ) -> list[Violation]:
     out: list[Violation] = []
+    rules = [rule for rule in rules if rule.kind in HOURS_KINDS]
     if not zones:
         out.append(
             Violation(
@@ -255,9 +266,39 @@ def evaluate_hours(
     return _evaluate(selected, at, zones, consents)
 
 
+def evaluate_selected(
+    rules: Sequence[Rule],
+    *,
+    at: datetime,
+    zones: Sequence[str],
+    consents: frozenset[str] | set[str] = frozenset(),
+) -> list[Violation]:
+    """`evaluate_hours` for rules the caller already selected (several countries at once)."""
+    _require_aware(at, "at")
+    return _evaluate(rules, at, zones, consents)
+
+
+def next_allowed_selected(
+    rules: Sequence[Rule],
+    *,
+    after: datetime,
+    zones: Sequence[str],
+    consents: frozenset[str] | set[str] = frozenset(),
+) -> datetime | None:
+    """`next_allowed` for rules the caller already selected."""
+    _require_aware(after, "after")
+    if not zones:
+        return None
+    for instant in _candidate_instants(rules, zones, after):
+        if not _evaluate(rules, instant, zones, consents):
+            return instant
+    return None
+
+
 def _candidate_instants(
     rules: Sequence[Rule], zones: Sequence[str], after: datetime
 ) -> list[datetime]:
+    rules = [rule for rule in rules if rule.kind in HOURS_KINDS]
     # The allowed set is a union of local [start, end) intervals, so its first instant at or
     # after `after` is `after` itself, a window start, or a local midnight (day or holiday
     # boundary) in one of the zones the rules are read in.

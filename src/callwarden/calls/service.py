@@ -1,0 +1,847 @@
+"""Call history: the gate's reservations, call records, and abandonment rates per campaign.
+
+A row of `call_attempts` is reserved (the gate allowed an attempt: it counts toward caps until
+`expires_at`), placed (the call happened) or released (the dialer gave the reservation back:
+it never counts). A call record carrying a reservation's decision_id turns that reservation
+into the call, so the attempt is counted once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callwarden import phone
+from callwarden.audit import service as audit
+from callwarden.bulk import ImportRejected, RowError
+from callwarden.calls import cdr
+from callwarden.calls.cdr import CallRecord
+from callwarden.calls.models import CallAttempt
+from callwarden.db import fetch_all, utcnow
+from callwarden.errors import Conflict, NotFound, ValidationFailed
+from callwarden.gate.facts import CallFact
+from callwarden.security.roles import Role
+from callwarden.security.service import Principal
+
+ABANDONMENT_LIMIT = 0.03
+ABANDONMENT_CITATION = "16 CFR 310.4(b)(4)(i); 47 CFR 64.1200(a)(7)"
+PERIOD_DAYS = 30
+CHUNK = 500
+# A dialer's clock may run a little ahead of ours; a record further in the future is a mistake
+# (a wrong time zone, say) that would count toward caps, and hold calls back, for days.
+FUTURE_SLACK = timedelta(hours=1)
+
+RESERVED, PLACED, RELEASED = "reserved", "placed", "released"
+SOURCES = ("gate", "api", "import")
+# Fields a call record may fill in on its reservation but must not contradict.
+_RESERVATION_FIELDS = (
+    "number",
+    "seller",
+    "campaign",
+    "subject",
+    "debt_id",
+    "channel",
+    "purpose",
+    "technology",
+)
+
+
+# -- reservations ------------------------------------------------------------------------
+
+
+def reserve(
+    *,
+    session: Session,
+    decision_id: str,
+    number: int,
+    at: datetime,
+    expires_at: datetime,
+    seller: str,
+    campaign: str | None,
+    subject: str | None,
+    debt_id: str | None,
+    channel: str,
+    purpose: str,
+    technology: str,
+    caller_id: str | None,
+    actor: str,
+) -> CallAttempt:
+    """Hold an allowed attempt in the history until it expires (the gate's transaction commits)."""
+    if expires_at <= at:
+        raise ValidationFailed("a reservation must expire after it is made", field="expires_at")
+    row = CallAttempt(
+        number=number,
+        at=at,
+        state=RESERVED,
+        expires_at=expires_at,
+        decision_id=decision_id,
+        seller=seller,
+        campaign=campaign,
+        subject=subject,
+        debt_id=debt_id,
+        channel=channel,
+        purpose=purpose,
+        technology=technology,
+        caller_id=caller_id,
+        outcome=None,
+        connected=False,
+        answered_by_person=False,
+        conversation=False,
+        voicemail=False,
+        abandoned=False,
+        dnc_request=False,
+        source="gate",
+        recorded_at=utcnow(),
+        recorded_by=actor,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def release(*, session: Session, decision_id: str, actor: str, actor_role: str) -> CallAttempt:
+    """Give a reservation back: it stops counting at once (a placed call cannot be released)."""
+    row = session.scalar(
+        select(CallAttempt).where(CallAttempt.decision_id == decision_id).with_for_update()
+    )
+    if row is None:
+        raise NotFound(f"no reservation has decision id {decision_id!r}")
+    if row.state == PLACED:
+        raise Conflict("the call was already recorded as placed; it cannot be released")
+    if row.state == RELEASED:
+        return row
+    row.state = RELEASED
+    audit.record(
+        session=session,
+        type="calls.reservation.released",
+        actor=actor,
+        actor_role=actor_role,
+        subject=_e164(row.number),
+        body={"call_id": row.id, "decision_id": decision_id},
+    )
+    session.flush()
+    return row
+
+
+# -- call records --------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    """What a batch of call records did: rows written, duplicates skipped, opt-outs recorded."""
+
+    imported: int = 0
+    converted: int = 0  # of the imported, reservations that became calls
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    dnc_entries: int = 0
+    call_ids: list[int] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output (call ids left out: a batch may hold 10,000)."""
+        return {
+            "imported": self.imported,
+            "converted": self.converted,
+            "skipped": len(self.skipped),
+            "skipped_rows": self.skipped,
+            "dnc_entries": self.dnc_entries,
+            "ignored_columns": self.ignored_columns,
+        }
+
+
+def record_call(
+    *,
+    session: Session,
+    outcome: str,
+    number: int | str | None = None,
+    at: datetime | None = None,
+    seller: str | None = None,
+    campaign: str | None = None,
+    subject: str | None = None,
+    debt_id: str | None = None,
+    channel: str | None = None,
+    purpose: str | None = None,
+    technology: str | None = None,
+    conversation: bool = False,
+    dnc_request: bool = False,
+    disposition: str | None = None,
+    duration_seconds: int | None = None,
+    caller_id: str | None = None,
+    decision_id: str | None = None,
+    external_id: str | None = None,
+    source: str = "api",
+    actor: str,
+    actor_role: str,
+) -> CallAttempt:
+    """Record one call, or confirm a reservation by decision_id; a duplicate returns the first."""
+    values: dict[str, Any] = {
+        "outcome": outcome,
+        "number": f"+{number}"
+        if isinstance(number, int) and not isinstance(number, bool)
+        else number,
+        "at": at.isoformat() if isinstance(at, datetime) else at,
+        "seller": seller,
+        "campaign": campaign,
+        "subject": subject,
+        "debt_id": debt_id,
+        "channel": channel,
+        "purpose": purpose,
+        "technology": technology,
+        "conversation": conversation,
+        "dnc_request": dnc_request,
+        "disposition": disposition,
+        "duration_seconds": duration_seconds,
+        "caller_id": caller_id,
+        "decision_id": decision_id,
+        "external_id": external_id,
+    }
+    record, errors = cdr.parse_record(values, line=1)
+    if record is None:
+        raise ValidationFailed(errors[0].message, field=errors[0].field)
+    try:
+        report = record_calls(
+            session=session, records=[record], source=source, actor=actor, actor_role=actor_role
+        )
+    except ImportRejected as exc:
+        first = exc.errors[0]
+        if first.field == "decision_id" and first.message.startswith("no reservation"):
+            raise NotFound(first.message, field="decision_id") from None
+        raise ValidationFailed(first.message, field=first.field) from None
+    if report.call_ids:
+        row = session.get(CallAttempt, report.call_ids[0])
+    else:
+        row = existing_call(session=session, skipped=report.skipped[0])
+    assert row is not None
+    return row
+
+
+def existing_call(*, session: Session, skipped: dict[str, Any]) -> CallAttempt | None:
+    """The row a skipped record duplicates (by its external_id, else its decision_id)."""
+    if skipped.get("external_id"):
+        return session.scalar(
+            select(CallAttempt).where(CallAttempt.external_id == skipped["external_id"])
+        )
+    return session.scalar(
+        select(CallAttempt).where(CallAttempt.decision_id == skipped["decision_id"])
+    )
+
+
+def record_calls(
+    *,
+    session: Session,
+    records: Sequence[CallRecord],
+    source: str,
+    actor: str,
+    actor_role: str,
+    batch: str | None = None,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Record parsed call records all or nothing: every bad row raises `ImportRejected` together.
+
+    A record whose external_id (or decision_id) is already recorded is skipped, so sending the
+    same file twice imports it once.
+    """
+    if source not in SOURCES:
+        raise ValidationFailed(f"source must be one of {', '.join(SOURCES)}", field="source")
+    principal = _principal(actor, actor_role)
+    now = now or utcnow()
+    existing_ext = _existing_external_ids(
+        session, [r.external_id for r in records if r.external_id]
+    )
+    reservations = _reservations(session, [r.decision_id for r in records if r.decision_id])
+    errors: list[RowError] = []
+    report = ImportReport()
+    seen_ext: set[str] = set()
+    seen_dec: set[str] = set()
+    plan: list[tuple[CallRecord, CallAttempt | None]] = []
+    for r in records:
+        if r.external_id and (r.external_id in existing_ext or r.external_id in seen_ext):
+            report.skipped.append(
+                {"line": r.line, "external_id": r.external_id, "reason": "already recorded"}
+            )
+            continue
+        row: CallAttempt | None = None
+        if r.decision_id:
+            row = reservations.get(r.decision_id)
+            if row is None:
+                errors.append(
+                    RowError(r.line, "decision_id", "no reservation has this decision_id")
+                )
+                continue
+            if row.state == PLACED or r.decision_id in seen_dec:
+                report.skipped.append(
+                    {"line": r.line, "decision_id": r.decision_id, "reason": "already recorded"}
+                )
+                continue
+            errors.extend(_contradictions(r, row))
+        if r.at is not None and r.at > now + FUTURE_SLACK:
+            errors.append(RowError(r.line, "at", "the call is in the future"))
+        if r.external_id:
+            seen_ext.add(r.external_id)
+        if r.decision_id:
+            seen_dec.add(r.decision_id)
+        plan.append((r, row))
+    if errors:
+        raise ImportRejected(errors)
+
+    written: list[tuple[CallRecord, CallAttempt]] = []
+    for r, reservation in plan:
+        if reservation is not None:
+            _confirm(reservation, r)
+            written.append((r, reservation))
+            report.converted += 1
+        else:
+            written.append((r, _new_row(r, source=source, now=now, actor=actor)))
+            session.add(written[-1][1])
+    try:
+        session.flush()
+    except IntegrityError:
+        # another import recorded one of these external ids at the same moment
+        raise Conflict("a call in this batch was recorded concurrently; send it again") from None
+    report.imported = len(written)
+    report.call_ids = [row.id for _, row in written]
+    forget_live_rates()
+
+    for r, row in written:
+        if r.dnc_request:
+            _record_dnc_request(session, row, source=source, actor=principal)
+            report.dnc_entries += 1
+    _audit_records(session, written, source=source, actor=actor, actor_role=actor_role)
+    if len(records) > 1 or batch:
+        audit.record(
+            session=session,
+            type="calls.imported",
+            actor=actor,
+            actor_role=actor_role,
+            subject=f"batch:{batch}" if batch else f"batch:{len(records)}",
+            body={
+                "source": source,
+                "rows": len(records),
+                "imported": report.imported,
+                "converted": report.converted,
+                "skipped": len(report.skipped),
+                "dnc_entries": report.dnc_entries,
+            },
+        )
+    session.flush()
+    return report
+
+
+def _principal(actor: str, actor_role: str) -> Principal:
+    try:
+        return Principal(name=actor, role=Role(actor_role))
+    except ValueError:
+        raise ValidationFailed(f"unknown role {actor_role!r}", field="actor_role") from None
+
+
+def _existing_external_ids(session: Session, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    unique = sorted(set(ids))
+    for i in range(0, len(unique), CHUNK):
+        q = select(CallAttempt.external_id).where(
+            CallAttempt.external_id.in_(unique[i : i + CHUNK])
+        )
+        found.update(v for v in session.scalars(q) if v is not None)
+    return found
+
+
+def _reservations(session: Session, ids: Sequence[str]) -> dict[str, CallAttempt]:
+    found: dict[str, CallAttempt] = {}
+    unique = sorted(set(ids))
+    for i in range(0, len(unique), CHUNK):
+        chunk = unique[i : i + CHUNK]
+        q = select(CallAttempt).where(CallAttempt.decision_id.in_(chunk)).with_for_update()
+        for row in session.scalars(q):
+            if row.decision_id is not None:
+                found[row.decision_id] = row
+    return found
+
+
+def _contradictions(r: CallRecord, row: CallAttempt) -> list[RowError]:
+    out = []
+    for name in _RESERVATION_FIELDS:
+        given, held = getattr(r, name), getattr(row, name)
+        if given is not None and held is not None and given != held:
+            shown = _e164(held) if name == "number" else held
+            out.append(RowError(r.line, name, f"{name} differs from the reservation's ({shown})"))
+    return out
+
+
+def _confirm(row: CallAttempt, r: CallRecord) -> None:
+    # The reservation becomes the call: its facts stay, the record adds the outcome. The
+    # row keeps its recorded_at (when the attempt was first known) so replay still sees it.
+    for name in _RESERVATION_FIELDS:
+        if getattr(row, name) is None and getattr(r, name) is not None:
+            setattr(row, name, getattr(r, name))
+    if r.at is not None:
+        row.at = r.at
+    row.state = PLACED
+    _apply_outcome(row, r)
+    row.caller_id = r.caller_id or row.caller_id
+    row.external_id = r.external_id or row.external_id
+
+
+def _new_row(r: CallRecord, *, source: str, now: datetime, actor: str) -> CallAttempt:
+    assert r.number is not None and r.at is not None and r.seller is not None
+    assert r.channel is not None and r.purpose is not None and r.technology is not None
+    row = CallAttempt(
+        number=r.number,
+        at=r.at,
+        state=PLACED,
+        expires_at=None,
+        decision_id=r.decision_id,
+        external_id=r.external_id,
+        seller=r.seller,
+        campaign=r.campaign,
+        subject=r.subject,
+        debt_id=r.debt_id,
+        channel=r.channel,
+        purpose=r.purpose,
+        technology=r.technology,
+        caller_id=r.caller_id,
+        source=source,
+        recorded_at=now,
+        recorded_by=actor,
+    )
+    _apply_outcome(row, r)
+    return row
+
+
+def _apply_outcome(row: CallAttempt, r: CallRecord) -> None:
+    row.outcome = r.outcome
+    for name, value in cdr.flags(r.outcome).items():
+        setattr(row, name, value)
+    row.conversation = r.conversation
+    row.dnc_request = r.dnc_request
+    row.disposition = r.disposition
+    row.duration_seconds = r.duration_seconds
+
+
+def _record_dnc_request(
+    session: Session, row: CallAttempt, *, source: str, actor: Principal
+) -> None:
+    # 47 CFR 64.1200(d)(3): the request is recorded when it is made; the entry covers every
+    # channel for this seller (rules.md §1.3: block voice and SMS at once).
+    # imported here: the DNC service loads the registry index machinery (numba), which
+    # commands that only read call history should not pay for
+    from callwarden.dnc import service as dnc
+
+    if row.channel == "sms":
+        how = "sms_keyword"
+    elif row.outcome == "answered":
+        how = "agent_disposition"
+    else:
+        how = "ivr"  # an abandoned call's recorded message offers a key-press opt-out
+    dnc.add_internal(
+        session=session,
+        number=phone.parse_e164_int(row.number),
+        channel="all",
+        seller=row.seller,
+        source=how,
+        note=f"asked during call {row.id} at {row.at.isoformat()} (via {source})",
+        actor=actor,
+    )
+
+
+def _audit_records(
+    session: Session,
+    written: Sequence[tuple[CallRecord, CallAttempt]],
+    *,
+    source: str,
+    actor: str,
+    actor_role: str,
+) -> None:
+    if len(written) == 1:
+        r, row = written[0]
+        audit.record(
+            session=session,
+            type="calls.recorded",
+            actor=actor,
+            actor_role=actor_role,
+            subject=_e164(row.number),
+            body={
+                "call_id": row.id,
+                "decision_id": row.decision_id,
+                "external_id": row.external_id,
+                "outcome": row.outcome,
+                "source": source,
+                "reservation": r.decision_id is not None,
+            },
+        )
+        return
+    # One statement for a whole batch: one event per number called (who holds what about whom).
+    audit.record_many(
+        session=session,
+        type="calls.recorded",
+        actor=actor,
+        actor_role=actor_role,
+        subjects=[_e164(row.number) for _, row in written],
+        body={"source": source, "batch": len(written)},
+    )
+
+
+def _e164(number: int) -> str:
+    try:
+        return phone.parse_e164_int(number).e164
+    except phone.InvalidPhoneNumber:
+        return f"+{number}"
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def list_calls(
+    *,
+    session: Session,
+    number: int | None = None,
+    campaign: str | None = None,
+    limit: int = 100,
+) -> list[CallAttempt]:
+    """Calls and reservations, newest first, for a number and/or a campaign."""
+    q = select(CallAttempt)
+    if number is not None:
+        q = q.where(CallAttempt.number == number)
+    if campaign is not None:
+        q = q.where(CallAttempt.campaign == campaign)
+    return list(
+        session.scalars(q.order_by(CallAttempt.at.desc(), CallAttempt.id.desc()).limit(limit))
+    )
+
+
+def call_view(row: CallAttempt) -> dict[str, Any]:
+    """A row as plain data for the API and the CLI."""
+    return {
+        "id": row.id,
+        "number": _e164(row.number),
+        "at": row.at,
+        "state": row.state,
+        "expires_at": row.expires_at,
+        "decision_id": row.decision_id,
+        "external_id": row.external_id,
+        "seller": row.seller,
+        "campaign": row.campaign,
+        "subject": row.subject,
+        "debt_id": row.debt_id,
+        "channel": row.channel,
+        "purpose": row.purpose,
+        "technology": row.technology,
+        "caller_id": row.caller_id,
+        "outcome": row.outcome,
+        "connected": row.connected,
+        "answered_by_person": row.answered_by_person,
+        "conversation": row.conversation,
+        "voicemail": row.voicemail,
+        "abandoned": row.abandoned,
+        "dnc_request": row.dnc_request,
+        "disposition": row.disposition,
+        "duration_seconds": row.duration_seconds,
+        "source": row.source,
+        "recorded_at": row.recorded_at,
+        "recorded_by": row.recorded_by,
+    }
+
+
+# -- gate loaders (driver-level SQL: they run on every decision) ---------------------------
+
+_HISTORY_SQL = (
+    "SELECT id, number, at, state, seller, campaign, subject, debt_id, channel, purpose,"
+    " technology, outcome, connected, conversation, dnc_request FROM call_attempts WHERE "
+)
+# Released rows never count; a reservation counts until it expires.
+_LIVE_SQL = " AND at >= ? AND (state = 'placed' OR (state = 'reserved' AND expires_at > ?))"
+
+
+def load_history(
+    session: Session,
+    *,
+    numbers: Sequence[int],
+    debt_ids: Sequence[str],
+    since: datetime,
+    now: datetime,
+    known_at: datetime | None = None,
+) -> list[CallFact]:
+    """Placed calls and live reservations since `since`, to these numbers or about these debts."""
+    numbers = list(dict.fromkeys(int(n) for n in numbers))
+    debt_ids = list(dict.fromkeys(d for d in debt_ids if d))
+    if not numbers and not debt_ids:
+        return []
+    tail = _LIVE_SQL + (" AND recorded_at <= ?" if known_at is not None else "")
+    tail_params: tuple[Any, ...] = (_db_time(session, since), _db_time(session, now))
+    if known_at is not None:
+        tail_params += (_db_time(session, known_at),)
+    rows: dict[int, Any] = {}
+    if len(numbers) <= CHUNK and len(debt_ids) <= CHUNK:
+        # the usual decision: one number, maybe one debt, one round trip
+        clauses: list[str] = []
+        params: list[Any] = []
+        if numbers:
+            clauses.append(f"number IN ({_marks(numbers)})")
+            params.extend(numbers)
+        if debt_ids:
+            clauses.append(f"debt_id IN ({_marks(debt_ids)})")
+            params.extend(debt_ids)
+        sql = _HISTORY_SQL + "(" + " OR ".join(clauses) + ")" + tail
+        for row in fetch_all(session, sql, (*params, *tail_params)):
+            rows[row[0]] = row
+    else:
+        for column, values in (("number", numbers), ("debt_id", debt_ids)):
+            for i in range(0, len(values), CHUNK):
+                chunk = values[i : i + CHUNK]
+                sql = _HISTORY_SQL + f"{column} IN ({_marks(chunk)})" + tail
+                for row in fetch_all(session, sql, (*chunk, *tail_params)):
+                    rows[row[0]] = row
+    facts = [_fact(r) for r in rows.values()]
+    facts.sort(key=lambda f: (f.at, f.id))
+    return facts
+
+
+def _fact(r: Any) -> CallFact:
+    outcome = r[11]
+    return CallFact(
+        id=int(r[0]),
+        number=int(r[1]),
+        at=_as_utc(r[2]),
+        state=r[3],
+        seller=r[4],
+        campaign=r[5],
+        subject=r[6],
+        debt_id=r[7],
+        channel=r[8],
+        purpose=r[9],
+        technology=r[10],
+        outcome=outcome,
+        # a reservation's outcome is unknown: it counts as connected (fail closed)
+        connected=True if outcome is None else bool(r[12]),
+        conversation=bool(r[13]),
+        dnc_request=bool(r[14]),
+    )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _db_time(session: Session, value: datetime) -> Any:
+    # SQLite holds UTC timestamps as text 'YYYY-MM-DD HH:MM:SS.ffffff' (so text order is time
+    # order); PostgreSQL as timestamptz.
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a call-history query")
+    utc = value.astimezone(UTC)
+    if session.get_bind().dialect.name == "sqlite":
+        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return utc
+
+
+def _as_utc(value: Any) -> datetime:
+    stamp: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+# -- abandonment (16 CFR 310.4(b)(4); 47 CFR 64.1200(a)(7)) ----------------------------------
+#
+# Periods are successive 30-day periods from the campaign's first call, counted in whole UTC
+# days: day 1 is the UTC date of the first call, so days 1-30 are period 1, day 31 starts
+# period 2, and the last period is the "portion thereof" still running. Only placed voice
+# calls count (a text cannot be abandoned); the rate is abandoned / answered by a live person.
+
+# The first call by the (campaign, at) index: stops at the first matching row.
+_FIRST_SQL = (
+    "SELECT at FROM call_attempts WHERE campaign = ? AND state = 'placed' AND channel = 'voice'"
+    " AND at <= ? ORDER BY at LIMIT 1"
+)
+_ALL_FIRST_SQL = (
+    "SELECT campaign, MIN(at) FROM call_attempts WHERE state = 'placed' AND channel = 'voice'"
+    " AND at <= ? AND campaign IS NOT NULL GROUP BY campaign ORDER BY campaign"
+)
+_COUNT_SQL = (
+    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN answered_by_person THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(CASE WHEN abandoned THEN 1 ELSE 0 END), 0) FROM call_attempts"
+    " WHERE campaign = ? AND state = 'placed' AND channel = 'voice'"
+    " AND at >= ? AND at < ? AND at <= ?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonmentPeriod:
+    """One 30-day period of a campaign: [start, end), with its abandonment rate."""
+
+    number: int  # 1 = the period starting on the campaign's first day
+    start: datetime
+    end: datetime
+    complete: bool  # False: the period is still running (a "portion thereof")
+    calls: int
+    answered_by_person: int
+    abandoned: int
+    rate: float | None  # abandoned / answered_by_person; None before anyone answered
+    within_limit: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "number": self.number,
+            "start": self.start,
+            "end": self.end,
+            "complete": self.complete,
+            "calls": self.calls,
+            "answered_by_person": self.answered_by_person,
+            "abandoned": self.abandoned,
+            "rate": self.rate,
+            "within_limit": self.within_limit,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonmentReport:
+    """A campaign's abandonment rate in every 30-day period so far."""
+
+    campaign: str
+    at: datetime
+    first_call_at: datetime
+    periods: tuple[AbandonmentPeriod, ...]
+    limit: float = ABANDONMENT_LIMIT
+    citation: str = ABANDONMENT_CITATION
+
+    @property
+    def current(self) -> AbandonmentPeriod:
+        """The period `at` falls in."""
+        return self.periods[-1]
+
+    @property
+    def periods_over_limit(self) -> int:
+        """How many periods exceeded the limit."""
+        return sum(1 for p in self.periods if not p.within_limit)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "campaign": self.campaign,
+            "at": self.at,
+            "first_call_at": self.first_call_at,
+            "limit": self.limit,
+            "citation": self.citation,
+            "current": self.current.as_dict(),
+            "within_limit": self.current.within_limit,
+            "periods_over_limit": self.periods_over_limit,
+            "periods": [p.as_dict() for p in self.periods],
+        }
+
+
+def within_limit(abandoned: int, answered: int) -> bool:
+    """abandoned / answered <= 3%, in exact integer arithmetic (exactly 3% is within)."""
+    return abandoned * 100 <= 3 * answered
+
+
+def _period_bounds(first: datetime, index: int) -> tuple[datetime, datetime]:
+    day0: date = first.astimezone(UTC).date()
+    start = datetime.combine(day0 + timedelta(days=PERIOD_DAYS * index), time(0), UTC)
+    return start, start + timedelta(days=PERIOD_DAYS)
+
+
+def _period_index(first: datetime, at: datetime) -> int:
+    return (at.astimezone(UTC).date() - first.astimezone(UTC).date()).days // PERIOD_DAYS
+
+
+def _count(
+    session: Session, campaign: str, start: datetime, end: datetime, at: datetime
+) -> tuple[int, int, int]:
+    row = fetch_all(
+        session,
+        _COUNT_SQL,
+        (campaign, _db_time(session, start), _db_time(session, end), _db_time(session, at)),
+    )[0]
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def _first_call(session: Session, campaign: str, at: datetime) -> datetime | None:
+    rows = fetch_all(session, _FIRST_SQL, (campaign, _db_time(session, at)))
+    return _as_utc(rows[0][0]) if rows else None
+
+
+# Live decisions ask for the same campaigns' rates again and again, and counting a busy
+# campaign's period reads every call in it (tens of milliseconds for 10,000 calls). So a rate
+# computed for a moment near the clock is reused for moments up to 30 seconds later, within
+# the same period: the rate is measured over 30 days, so it cannot move meaningfully in 30
+# seconds. Moments away from the clock (replays, tests) are always counted afresh, and every
+# write through this module forgets the reused rates.
+LIVE_RATE_TTL = timedelta(seconds=30)
+_live_rates: dict[tuple[str, str], tuple[datetime, datetime, float | None]] = {}
+
+
+def forget_live_rates() -> None:
+    """Drop reused abandonment rates (after writing calls)."""
+    _live_rates.clear()
+
+
+def load_campaign_abandonment(
+    session: Session, campaigns: Sequence[str], *, at: datetime
+) -> dict[str, float | None]:
+    """Each campaign's abandonment rate in its current 30-day period (None: nobody answered)."""
+    live = abs(utcnow() - at) <= LIVE_RATE_TTL
+    bind = str(session.get_bind().engine.url) if live else ""
+    out: dict[str, float | None] = {}
+    for campaign in campaigns:
+        if campaign in out:
+            continue
+        hit = _live_rates.get((bind, campaign)) if live else None
+        if hit is not None and hit[0] <= at < hit[1]:
+            out[campaign] = hit[2]
+            continue
+        first = _first_call(session, campaign, at)
+        rate: float | None = None
+        valid_until = at + LIVE_RATE_TTL
+        if first is not None:
+            start, end = _period_bounds(first, _period_index(first, at))
+            _, answered, abandoned = _count(session, campaign, start, end, at)
+            rate = abandoned / answered if answered else None
+            valid_until = min(valid_until, end)
+        out[campaign] = rate
+        if live:
+            if len(_live_rates) > 10_000:
+                _live_rates.clear()
+            _live_rates[(bind, campaign)] = (at, valid_until, rate)
+    return out
+
+
+def abandonment(
+    *, session: Session, campaign: str, at: datetime | None = None
+) -> AbandonmentReport:
+    """A campaign's abandonment rate per successive 30-day period (16 CFR 310.4(b)(4)(i))."""
+    at = at or utcnow()
+    first = _first_call(session, campaign, at)
+    if first is None:
+        raise NotFound(f"no voice calls placed for campaign {campaign!r}", field="campaign_id")
+    return _report(session, campaign, first, at)
+
+
+def _report(session: Session, campaign: str, first: datetime, at: datetime) -> AbandonmentReport:
+    periods = []
+    for index in range(_period_index(first, at) + 1):
+        start, end = _period_bounds(first, index)
+        calls, answered, abandoned = _count(session, campaign, start, end, at)
+        periods.append(
+            AbandonmentPeriod(
+                number=index + 1,
+                start=start,
+                end=end,
+                complete=end <= at,
+                calls=calls,
+                answered_by_person=answered,
+                abandoned=abandoned,
+                rate=abandoned / answered if answered else None,
+                within_limit=within_limit(abandoned, answered),
+            )
+        )
+    return AbandonmentReport(campaign=campaign, at=at, first_call_at=first, periods=tuple(periods))
+
+
+def stats(*, session: Session, at: datetime | None = None) -> list[AbandonmentReport]:
+    """Every campaign's abandonment report (its `current` period is the summary), by name."""
+    at = at or utcnow()
+    rows = fetch_all(session, _ALL_FIRST_SQL, (_db_time(session, at),))
+    return [_report(session, campaign, _as_utc(first), at) for campaign, first in rows]

@@ -1,0 +1,712 @@
+"""The decision: one attempt, every fact about its number, every rule in force -> allow or deny.
+
+Pure: no database, no clock, no network. Rules are data (rule packs); this module only knows
+what each *kind* of rule means. Evaluation follows rules.md §13: every step can only add
+reasons to deny, all reasons are returned (most restrictive wins, rules.md §0.1), and a fact
+the rules need but nobody supplied denies (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from callwarden.ebr.service import ebr_expiry
+from callwarden.gate.facts import CallFact, ConsentFact, EbrFact, NumberFacts, RevocationFact
+from callwarden.gate.locations import Locations, candidate_locations
+from callwarden.rules.models import HOURS_KINDS, Rule, RuleKind, RuleSet
+from callwarden.rules.windows import evaluate_selected, next_allowed_selected
+
+__all__ = [
+    "Attempt",
+    "Decision",
+    "GateRules",
+    "Obligation",
+    "Reason",
+    "decide",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A proposed call or text, as the dialer describes it."""
+
+    number: int  # E.164 digits as an integer
+    at: datetime  # aware
+    channel: str  # voice | sms | email
+    purpose: str  # telemarketing | informational | debt_collection
+    technology: str  # manual | autodialer | prerecorded | artificial_voice
+    seller: str
+    campaign: str | None = None
+    subject: str | None = None
+    debt_id: str | None = None
+    caller_id: str | None = None
+    recorded: bool = False
+    # the consumer asked to be called at this time (logged); lifts rules that allow it
+    time_specific_consent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why an attempt is denied: a stable code, a message, and the rule behind it."""
+
+    code: str
+    message: str
+    rule_id: str
+    citation: str
+    confidence: str
+    revision: str  # the rule pack's revision ("callwarden" for built-in fail-closed reasons)
+    zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """A duty the caller must carry out when it places an allowed attempt."""
+
+    code: str
+    message: str
+    rule_id: str
+    citation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer: allowed or not, every reason, obligations, and what was considered."""
+
+    allowed: bool
+    reasons: tuple[Reason, ...]
+    obligations: tuple[Obligation, ...]
+    locations: Locations
+    local_times: tuple[tuple[str, str], ...]  # (zone, ISO local time)
+    rules_applied: tuple[str, ...]
+    consent_id: int | None = None
+    ebr_id: int | None = None
+    retry_at: datetime | None = None  # when only calling hours deny: the next allowed instant
+    exemptions: tuple[str, ...] = field(default=())
+
+
+BUILTIN = "callwarden"
+
+
+def _builtin(code: str, message: str, citation: str) -> Reason:
+    return Reason(code, message, f"callwarden-{code.replace('_', '-')}", citation, "C", BUILTIN)
+
+
+# --- Rule selection ------------------------------------------------------------------------
+
+
+class GateRules:
+    """A rule set prepared for the gate: rules grouped by jurisdiction, selection cached."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
+        self.revision_of = {r.id: p.pack.revision for p in ruleset.packs for r in p.rules}
+        self.pack_of = {r.id: p.pack.id for p in ruleset.packs for r in p.rules}
+        by_jur: dict[str, list[Rule]] = {}
+        for rule in ruleset.rules:
+            by_jur.setdefault(rule.jurisdiction, []).append(rule)
+        self._by_jur = {k: tuple(v) for k, v in by_jur.items()}
+        self.countries = frozenset(j.split("-")[0] for j in by_jur if j != "*")
+        self.select = lru_cache(maxsize=4096)(self._select)
+
+    def _select(
+        self,
+        days: tuple[date, ...],
+        countries: tuple[str, ...],
+        states: tuple[str, ...],
+        purpose: str,
+        channel: str,
+        technology: str,
+        line_type: str | None,
+    ) -> tuple[Rule, ...]:
+        keys = ["*", *countries]
+        keys += [f"{c}-{s}" for c in countries for s in states]
+        out = []
+        for key in keys:
+            for rule in self._by_jur.get(key, ()):
+                scope = rule.applies_to
+                if purpose not in scope.purposes or channel not in scope.channels:
+                    continue
+                if scope.technologies and technology not in scope.technologies:
+                    continue
+                if scope.line_types and line_type is not None and line_type not in scope.line_types:
+                    continue
+                # In force on the UTC date or any candidate local date: a rule that starts or
+                # ends at midnight applies wherever its date has come (the stricter reading).
+                if not any(rule.in_force_on(d) for d in days):
+                    continue
+                out.append(rule)
+        return tuple(out)
+
+
+# --- EBR -----------------------------------------------------------------------------------
+
+
+def _live_ebr(
+    events: Sequence[EbrFact],
+    facts: NumberFacts,
+    seller: str,
+    first: date,
+    last: date,
+    countries: Sequence[str],
+    kinds: frozenset[str] = frozenset({"purchase", "transaction", "inquiry", "application"}),
+) -> EbrFact | None:
+    # The relationship must hold on every candidate local date of the call: it must have
+    # begun by the earliest and not have ended by the latest. The strictest country's window
+    # decides when a number may be in more than one.
+    country = "US" if "US" in countries or not countries else countries[0]
+    for event in sorted(events, key=lambda e: e.occurred_on, reverse=True):
+        if event.seller != seller or event.kind not in kinds or event.occurred_on > first:
+            continue
+        if event.ended_on is not None and event.ended_on <= last:
+            continue
+        if last >= ebr_expiry(event.kind, event.occurred_on, country):
+            continue
+        # A seller-specific Do-Not-Call request ends the relationship (64.1200(f)(5)(i)).
+        ended = any(
+            e.seller in ("*", seller) and e.added_at.date() >= event.occurred_on
+            for e in facts.internal
+        )
+        if not ended:
+            return event
+    return None
+
+
+# --- Consent -------------------------------------------------------------------------------
+
+
+def _covers(c: ConsentFact, a: Attempt, *, named: bool) -> bool:
+    if a.seller not in c.sellers and (named or "*" not in c.sellers):
+        return False
+    return a.channel in c.channels and a.purpose in c.purposes
+
+
+def _revokes(r: RevocationFact, c: ConsentFact, a: Attempt, reach_all: bool) -> bool:
+    if r.received_at > a.at or r.received_at < c.given_at:
+        return False  # not yet received, or consent given again afterwards
+    if reach_all:
+        return True
+    return (
+        r.seller in ("*", a.seller)
+        and r.scope in ("all", a.purpose)
+        and r.message_channel in ("all", a.channel)
+    )
+
+
+@dataclass(slots=True)
+class _ConsentView:
+    valid: list[ConsentFact]
+    revoked: list[tuple[ConsentFact, RevocationFact]]
+
+
+def _consents(a: Attempt, facts: NumberFacts, reach_all: bool) -> _ConsentView:
+    view = _ConsentView([], [])
+    for c in facts.consents:
+        if c.given_at > a.at or (c.expires_at is not None and c.expires_at <= a.at):
+            continue
+        if not _covers(c, a, named=False):
+            continue
+        hit = next((r for r in facts.revocations if _revokes(r, c, a, reach_all)), None)
+        if hit is None:
+            view.valid.append(c)
+        else:
+            view.revoked.append((c, hit))
+    return view
+
+
+def _best(view: _ConsentView, a: Attempt, level: str) -> ConsentFact | None:
+    for c in sorted(view.valid, key=lambda c: c.given_at, reverse=True):
+        if level == "pewc" and (c.kind != "pewc" or a.seller not in c.sellers):
+            continue
+        return c
+    return None
+
+
+# --- Caps ----------------------------------------------------------------------------------
+
+
+def _key_matches(rule: Rule, call: CallFact, a: Attempt) -> bool:
+    assert rule.cap is not None
+    for key in rule.cap.key:
+        if key == "number" and call.number != a.number:
+            return False
+        if key == "seller" and call.seller != a.seller:
+            return False
+        if key == "subject" and call.subject != a.subject:
+            return False
+        if key == "debt" and call.debt_id != a.debt_id:
+            return False
+        if key == "campaign" and call.campaign != a.campaign:
+            return False
+    return True
+
+
+def _in_scope(rule: Rule, call: CallFact) -> bool:
+    scope = rule.applies_to
+    return (
+        call.purpose in scope.purposes
+        and call.channel in scope.channels
+        and (not scope.technologies or call.technology in scope.technologies)
+    )
+
+
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _cap_count(rule: Rule, calls: Iterable[CallFact], a: Attempt, zones: Sequence[str]) -> int:
+    assert rule.cap is not None
+    cap = rule.cap
+    counted = [
+        c
+        for c in calls
+        if _in_scope(rule, c)
+        and _key_matches(rule, c, a)
+        and (cap.counts == "placed" or c.connected)
+    ]
+    if cap.window_hours is not None:
+        # Every window holding the attempt must stay within the cap, so attempts already
+        # reserved after it count too: (at - W, at + W).
+        span = timedelta(hours=cap.window_hours)
+        return sum(1 for c in counted if abs(c.at - a.at) < span)
+    assert cap.window_days is not None
+    reach = cap.window_days - 1
+    best = 0
+    for name in zones or ("UTC",):
+        tz = _zone(name)
+        day = a.at.astimezone(tz).date()
+        n = sum(1 for c in counted if abs((c.at.astimezone(tz).date() - day).days) <= reach)
+        best = max(best, n)
+    return best
+
+
+# --- The decision --------------------------------------------------------------------------
+
+
+def _local_dates(at: datetime, zones: Sequence[str]) -> tuple[date, ...]:
+    days = {at.astimezone(UTC).date()}
+    days.update(at.astimezone(_zone(z)).date() for z in zones)
+    return tuple(sorted(days))
+
+
+def _reason(gr: GateRules, rule: Rule, code: str, message: str, zone: str | None = None) -> Reason:
+    return Reason(
+        code=code,
+        message=message,
+        rule_id=rule.id,
+        citation=rule.citation,
+        confidence=rule.confidence.value,
+        revision=gr.revision_of.get(rule.id, BUILTIN),
+        zone=zone,
+    )
+
+
+_HOURS_CODES = {
+    RuleKind.TIME_WINDOW: "outside_calling_hours",
+    RuleKind.NO_CALLS_ON_DAY: "day_not_allowed",
+    RuleKind.NO_CALLS_ON_HOLIDAY: "holiday",
+}
+
+
+def decide(a: Attempt, facts: NumberFacts, gr: GateRules) -> Decision:
+    """Allow or deny one attempt from its facts and the rules in force; every reason."""
+    if a.at.tzinfo is None:
+        raise ValueError("attempt time must be timezone-aware")
+    reasons: list[Reason] = []
+    obligations: list[Obligation] = []
+    exemptions: list[str] = []
+    for missing in facts.missing:
+        reasons.append(
+            _builtin(
+                "missing_fact",
+                f"could not load {missing}; the gate cannot judge without it",
+                "rules.md §0 (fail closed)",
+            )
+        )
+
+    loc = candidate_locations(a.number, facts.locations)
+    days = _local_dates(a.at, loc.zones)
+    covered = [c for c in loc.countries if c in gr.countries]
+    if not covered:
+        reasons.append(
+            _builtin(
+                "jurisdiction_not_covered",
+                f"no rule pack covers the called party's country ({', '.join(loc.countries)})"
+                if loc.countries
+                else "the called party's country is unknown",
+                "rules.md §0.2 (fail closed)",
+            )
+        )
+    rules = gr.select(
+        days, tuple(covered), loc.states, a.purpose, a.channel, a.technology, facts.line_type
+    )
+    # the called party's candidate dates (UTC only when no zone is known)
+    local_days = sorted({a.at.astimezone(_zone(z)).date() for z in loc.zones}) or [
+        a.at.astimezone(UTC).date()
+    ]
+    first, last = local_days[0], local_days[-1]
+    ebr = _live_ebr(facts.ebr, facts, a.seller, first, last, covered)
+    purchase = _live_ebr(
+        facts.ebr, facts, a.seller, first, last, covered, frozenset({"purchase", "transaction"})
+    )
+    reach_all = any(
+        r.kind is RuleKind.REVOCATION and r.revocation is not None and r.revocation.reach == "all"
+        for r in rules
+    )
+    consents = _consents(a, facts, reach_all)
+    lifts: set[str] = set()
+    if ebr is not None:
+        lifts.add("ebr")
+    if purchase is not None:
+        lifts.add("ebr_purchase")
+    if a.time_specific_consent:
+        lifts.add("time_specific_consent")
+    if _best(consents, a, "pec") is not None:
+        lifts.add("prior_express_consent")
+
+    consent_used: ConsentFact | None = None
+    by_kind: dict[RuleKind, list[Rule]] = {}
+    for rule in rules:
+        by_kind.setdefault(rule.kind, []).append(rule)
+
+    def lifted(rule: Rule) -> bool:
+        return bool(rule.lifted_by & lifts)
+
+    # (3) the company's own list and revocations
+    for rule in by_kind.get(RuleKind.INTERNAL_DNC, ()):
+        for entry in facts.internal:
+            if entry.seller not in ("*", a.seller) or entry.channel not in ("all", a.channel):
+                continue
+            # only new express consent naming the seller, given after the request, lifts it
+            renewed = any(
+                c.given_at > entry.added_at and a.seller in c.sellers for c in consents.valid
+            )
+            if renewed:
+                exemptions.append(f"{rule.id}: consent given after the request")
+                continue
+            reasons.append(
+                _reason(
+                    gr,
+                    rule,
+                    "internal_dnc",
+                    f"on the company's Do-Not-Call list for {entry.seller} "
+                    f"({entry.channel}) since {entry.added_at:%Y-%m-%d %H:%M:%S} UTC",
+                )
+            )
+            break
+
+    # (4) consent against technology, and the Reassigned Numbers Database
+    for rule in by_kind.get(RuleKind.CONSENT_REQUIRED, ()):
+        assert rule.consent is not None
+        if lifted(rule):
+            exemptions.append(f"{rule.id}: lifted by {', '.join(sorted(rule.lifted_by & lifts))}")
+            continue
+        found = _best(consents, a, rule.consent.level)
+        if found is not None:
+            if consent_used is None or found.given_at > consent_used.given_at:
+                consent_used = found
+            continue
+        level = (
+            "prior express written consent"
+            if rule.consent.level == "pewc"
+            else ("prior express consent")
+        )
+        if consents.revoked:
+            _, rev = consents.revoked[0]
+            reasons.append(
+                _reason(
+                    gr,
+                    rule,
+                    "consent_revoked",
+                    f"{level} naming {a.seller} was revoked by {rev.channel} "
+                    f"({rev.method}) at {rev.received_at:%Y-%m-%d %H:%M:%S} UTC",
+                )
+            )
+        else:
+            reasons.append(
+                _reason(
+                    gr,
+                    rule,
+                    "consent_missing",
+                    f"no {level} naming {a.seller} for {a.purpose} by {a.channel} on record",
+                )
+            )
+    if consent_used is not None:
+        for rule in by_kind.get(RuleKind.REASSIGNED_NUMBERS, ()):
+            reason = _rnd_reason(gr, rule, consent_used, facts, a)
+            if reason is not None:
+                reasons.append(reason)
+
+    # (5) registries with exemptions and freshness
+    by_list = {f.list_key: f for f in facts.lists}
+    for rule in by_kind.get(RuleKind.REGISTRY, ()):
+        assert rule.registry is not None
+        spec = rule.registry
+        answer = by_list.get(spec.list)
+        if answer is None or answer.status == "unknown":
+            why = (
+                "no copy of the list is loaded"
+                if answer is None
+                else {
+                    "stale": f"the copy is stale (obtained {answer.as_of:%Y-%m-%d})"
+                    if answer.as_of
+                    else "the copy is stale",
+                    "not_covered": "the copy does not cover this area code",
+                }.get(answer.reason or "", f"the list cannot answer ({answer.reason})")
+            )
+            reasons.append(
+                _reason(
+                    gr, rule, "registry_unavailable", f"cannot check the {spec.list} list: {why}"
+                )
+            )
+            continue
+        if answer.status != "hit":
+            continue
+        exempt = None
+        if "written_consent" in spec.exempt_by and _best(consents, a, "pewc"):
+            exempt = "written consent naming the seller"
+        elif "consent" in spec.exempt_by and any(a.seller in c.sellers for c in consents.valid):
+            exempt = "express consent naming the seller"
+        elif "ebr" in spec.exempt_by and ebr is not None:
+            exempt = f"established business relationship ({ebr.kind} on {ebr.occurred_on})"
+        if exempt is not None:
+            exemptions.append(f"{rule.id}: {exempt}")
+            continue
+        reasons.append(
+            _reason(gr, rule, "registry_listed", f"listed on the {spec.list} Do-Not-Call list")
+        )
+
+    # (6) hours, days, holidays (every candidate zone), emergencies
+    hours_rules = [r for r in rules if r.kind in HOURS_KINDS]
+    if hours_rules:
+        # rules are already selected for every covered country and candidate state
+        for v in evaluate_selected(hours_rules, at=a.at, zones=loc.zones, consents=lifts):
+            if v.rule_id == "callwarden-unknown-local-time":
+                reasons.append(
+                    Reason(
+                        "unknown_local_time",
+                        v.message,
+                        v.rule_id,
+                        v.citation,
+                        v.confidence.value,
+                        BUILTIN,
+                    )
+                )
+                continue
+            rule = gr.ruleset.get(v.rule_id)
+            reasons.append(_reason(gr, rule, _HOURS_CODES[rule.kind], v.message, v.zone))
+    for rule in by_kind.get(RuleKind.EMERGENCY_BAN, ()):
+        if lifted(rule):
+            continue
+        for em in facts.emergencies:
+            active = em.starts_at <= a.at and (em.ends_at is None or a.at < em.ends_at)
+            if em.jurisdiction == rule.jurisdiction and active:
+                reasons.append(
+                    _reason(
+                        gr,
+                        rule,
+                        "state_of_emergency",
+                        f"declared emergency in {em.jurisdiction} since "
+                        f"{em.starts_at:%Y-%m-%d}: {em.description}",
+                    )
+                )
+                break
+
+    # (7) frequency caps and the conversation cool-off
+    for rule in by_kind.get(RuleKind.FREQUENCY_CAP, ()):
+        assert rule.cap is not None
+        if lifted(rule):
+            exemptions.append(f"{rule.id}: lifted by {', '.join(sorted(rule.lifted_by & lifts))}")
+            continue
+        if _missing_requirement(gr, rule, a, reasons):
+            continue
+        count = _cap_count(rule, facts.calls, a, loc.zones)
+        if count >= rule.cap.max_attempts:
+            span = (
+                f"{rule.cap.window_hours} hours"
+                if rule.cap.window_hours
+                else f"{rule.cap.window_days} consecutive days"
+            )
+            reasons.append(
+                _reason(
+                    gr,
+                    rule,
+                    "frequency_cap",
+                    f"{count} attempts already within {span}; the limit is "
+                    f"{rule.cap.max_attempts} (per {' + '.join(rule.cap.key)})",
+                )
+            )
+    for rule in by_kind.get(RuleKind.CONVERSATION_COOLOFF, ()):
+        assert rule.cooloff_days is not None
+        if _missing_requirement(gr, rule, a, reasons):
+            continue
+        for zone in loc.zones or ("UTC",):
+            tz = _zone(zone)
+            today = a.at.astimezone(tz).date()
+            talks = [
+                c.at.astimezone(tz).date()
+                for c in facts.calls
+                if c.conversation and c.debt_id == a.debt_id and c.at <= a.at
+            ]
+            recent = [d for d in talks if 0 <= (today - d).days < rule.cooloff_days]
+            if recent:
+                reasons.append(
+                    _reason(
+                        gr,
+                        rule,
+                        "conversation_cooloff",
+                        f"a telephone conversation about debt {a.debt_id} on {max(recent)} "
+                        f"(day 1 of {rule.cooloff_days})",
+                        zone if loc.zones else None,
+                    )
+                )
+                break
+
+    # other outright conditions
+    for rule in by_kind.get(RuleKind.REGISTRATION_REQUIRED, ()):
+        ok = any(
+            r.seller == a.seller
+            and r.jurisdiction == rule.jurisdiction
+            and r.valid_from <= first
+            and (r.valid_to is None or last < r.valid_to)
+            for r in facts.registrations
+        )
+        if not ok:
+            reasons.append(
+                _reason(
+                    gr,
+                    rule,
+                    "registration_missing",
+                    f"{a.seller} has no registration on record in {rule.jurisdiction}",
+                )
+            )
+    for rule in by_kind.get(RuleKind.CALLER_ID_REQUIRED, ()):
+        if not a.caller_id:
+            reasons.append(
+                _reason(gr, rule, "caller_id_missing", "no outbound caller ID given for the call")
+            )
+    for rule in by_kind.get(RuleKind.ABANDONMENT_LIMIT, ()):
+        assert rule.max_rate is not None
+        if _missing_requirement(gr, rule, a, reasons):
+            continue
+        rate = facts.campaign_abandonment
+        if rate is not None and rate > rule.max_rate:
+            reasons.append(
+                _reason(
+                    gr,
+                    rule,
+                    "abandonment_rate",
+                    f"campaign {a.campaign} abandoned {rate:.2%} of live-answered calls in the "
+                    f"current 30-day period; the limit is {rule.max_rate:.0%}",
+                )
+            )
+    for rule in by_kind.get(RuleKind.PROHIBITED, ()):
+        if not lifted(rule):
+            reasons.append(
+                _reason(gr, rule, "prohibited", f"{a.technology} {a.purpose} calls are banned here")
+            )
+
+    # (8) obligations attached to an allowed attempt
+    for rule in by_kind.get(RuleKind.OBLIGATION, ()):
+        assert rule.obligation is not None
+        if rule.obligation.when_recorded and not a.recorded:
+            continue
+        if any(o.code == rule.obligation.code for o in obligations):
+            continue
+        obligations.append(
+            Obligation(rule.obligation.code, rule.obligation.message, rule.id, rule.citation)
+        )
+    unknown_place = a.recorded and a.channel == "voice" and not loc.states
+    if unknown_place and not any(o.code == "announce_recording" for o in obligations):
+        obligations.append(
+            Obligation(
+                "announce_recording",
+                "The called party's location is unknown: announce the recording first.",
+                "callwarden-recording-unknown-location",
+                "rules.md §5.3 (unknown location: treat as all-party)",
+            )
+        )
+
+    retry_at = None
+    if reasons and all(r.code in _HOURS_CODES.values() for r in reasons):
+        retry_at = next_allowed_selected(hours_rules, after=a.at, zones=loc.zones, consents=lifts)
+    local_times = tuple((z, a.at.astimezone(_zone(z)).isoformat()) for z in loc.zones)
+    return Decision(
+        allowed=not reasons,
+        reasons=tuple(reasons),
+        # duties belong to a call that may be placed
+        obligations=tuple(obligations) if not reasons else (),
+        locations=loc,
+        local_times=local_times,
+        rules_applied=tuple(r.id for r in rules),
+        consent_id=consent_used.id if consent_used else None,
+        ebr_id=ebr.id if ebr else None,
+        retry_at=retry_at,
+        exemptions=tuple(exemptions),
+    )
+
+
+def _missing_requirement(gr: GateRules, rule: Rule, a: Attempt, reasons: list[Reason]) -> bool:
+    missing = [
+        name
+        for name, value in (
+            ("subject", a.subject),
+            ("debt", a.debt_id),
+            ("campaign", a.campaign),
+            ("caller_id", a.caller_id),
+        )
+        if name in rule.requires and not value
+    ]
+    if missing:
+        reasons.append(
+            _reason(
+                gr,
+                rule,
+                "missing_fact",
+                f"the rule needs the attempt's {', '.join(missing)} to count attempts",
+            )
+        )
+    return bool(missing)
+
+
+def _rnd_reason(
+    gr: GateRules, rule: Rule, consent: ConsentFact, facts: NumberFacts, a: Attempt
+) -> Reason | None:
+    assert rule.max_result_age_days is not None
+    consent_day = consent.given_at.astimezone(UTC).date()
+    oldest = a.at - timedelta(days=rule.max_result_age_days)
+    # An answer for the consent date (or an earlier one: "not disconnected since" then
+    # covers the consent date too), queried recently enough and before the attempt.
+    usable = [
+        r for r in facts.rnd if r.consent_date <= consent_day and oldest <= r.queried_at <= a.at
+    ]
+    if not usable:
+        return _reason(
+            gr,
+            rule,
+            "rnd_missing",
+            f"no Reassigned Numbers Database answer for consent date {consent_day} from the "
+            f"last {rule.max_result_age_days} days",
+        )
+    latest = max(usable, key=lambda r: (r.queried_at, r.consent_date))
+    # A disconnection is permanent: one "yes" outweighs any later "no data" (or "no").
+    if any(r.result == "yes" for r in usable):
+        return _reason(
+            gr,
+            rule,
+            "reassigned_number",
+            f"the number was permanently disconnected after consent was given on {consent_day} "
+            "(RND: yes); the consent no longer counts",
+        )
+    if latest.result != "no":
+        return _reason(
+            gr,
+            rule,
+            "rnd_no_data",
+            f"the Reassigned Numbers Database has no data for consent date {consent_day}; no "
+            "safe harbor for an autodialed or prerecorded call",
+        )
+    return None

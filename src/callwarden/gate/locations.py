@@ -1,0 +1,86 @@
+"""Candidate locations of a called party (rules.md §0.2): area code zones and states, plus CRM.
+
+Pure: reads only the packaged area-code data. The call is judged in every candidate location.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from callwarden import phone
+from callwarden.gate.facts import LocationFact
+
+# phonenumbers' regions for U.S. territories: federal rules reach them as "US".
+_US_REGIONS = frozenset({"US", "PR", "VI", "GU", "MP", "AS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Locations:
+    """Where the called party may be: countries, states/provinces and IANA zones."""
+
+    countries: tuple[str, ...]
+    states: tuple[str, ...]
+    zones: tuple[str, ...]
+    sources: tuple[str, ...]  # area_code, customer_location
+
+
+def country_of(region: str | None) -> str | None:
+    """The rule-pack country of a phonenumbers region (territories fold into US)."""
+    if region is None:
+        return None
+    return "US" if region in _US_REGIONS else region
+
+
+@lru_cache(maxsize=1)
+def _zones_by_state() -> dict[str, tuple[str, ...]]:
+    # A state's zones are those of its geographic area codes: a customer known to live in
+    # Florida may be in either of Florida's zones (rules.md §0.2).
+    out: dict[str, set[str]] = {}
+    for npa in range(200, 1000):
+        info = phone.area_code_info(npa)
+        if info is None or not info.is_geographic:
+            continue
+        for state in info.states:
+            out.setdefault(state, set()).update(info.time_zones)
+    return {state: tuple(sorted(zones)) for state, zones in out.items()}
+
+
+def zones_of_state(state: str) -> tuple[str, ...]:
+    """Every IANA zone of a state or province's geographic area codes."""
+    return _zones_by_state().get(state, ())
+
+
+@lru_cache(maxsize=65536)
+def _from_number(number: int) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+    zones = phone.candidate_time_zones(number)
+    npa = (number - 10_000_000_000) // 10_000_000 if 10**10 <= number < 2 * 10**10 else None
+    if npa is not None:
+        info = phone.area_code_info(npa)
+        if info is None:
+            return None, (), zones
+        return country_of(info.region or info.country), info.states, zones
+    parsed = phone.parse_e164_int(number)
+    return country_of(parsed.region), parsed.states, zones
+
+
+def candidate_locations(number: int, known: Sequence[LocationFact] = ()) -> Locations:
+    """The union of the area code's locations and every location the CRM knows."""
+    country, states, zones = _from_number(number)
+    countries = [country] if country else []
+    all_states = list(states)
+    all_zones = list(zones)
+    sources = ["area_code"] if (states or zones) else []
+    for loc in known:
+        if loc.country not in countries:
+            countries.append(loc.country)
+        if loc.state:
+            if loc.state not in all_states:
+                all_states.append(loc.state)
+            for zone in zones_of_state(loc.state):
+                if zone not in all_zones:
+                    all_zones.append(zone)
+        if "customer_location" not in sources:
+            sources.append("customer_location")
+    return Locations(tuple(countries), tuple(all_states), tuple(all_zones), tuple(sources))

@@ -1,0 +1,687 @@
+"""The gate as a service: load the facts, decide, reserve the allowed attempts, log everything.
+
+`Gate.decide_many` is the one path for single, batch and replayed decisions. Facts come from
+each domain's service (`load_*`); the decision itself is `gate.decide.decide` (pure). An
+allowed attempt is reserved in the same transaction that re-checks the caps under a lock,
+so two processes cannot both allow the fourth call of a 3-per-24-hours cap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from callwarden.audit import service as audit
+from callwarden.calls import service as calls
+from callwarden.config import Settings
+from callwarden.consent import service as consent
+from callwarden.db import utcnow
+from callwarden.dnc.runtime import DncRuntime
+from callwarden.ebr import service as ebr
+from callwarden.emergencies import service as emergencies
+from callwarden.errors import NotFound, ValidationFailed
+from callwarden.gate.decide import Attempt, Decision, GateRules, Reason, decide
+from callwarden.gate.facts import (
+    CallFact,
+    ConsentFact,
+    EbrFact,
+    EmergencyFact,
+    InternalDncFact,
+    ListFact,
+    LocationFact,
+    NumberFacts,
+    RegistrationFact,
+    RevocationFact,
+    RndFact,
+)
+from callwarden.gate.models import RulePackRevision
+from callwarden.logging import get_logger
+from callwarden.numbers import service as numbers
+from callwarden.rnd import service as rnd
+from callwarden.rules.models import RulePack, RulePackError, RuleSet, load_packs
+
+log = get_logger("callwarden.gate")
+
+DECISION_EVENT = "gate.decision"
+REPLAY_EVENT = "gate.replay"
+# The longest window any cap looks back over (Reg F 7 days, prerecorded 30 days), plus slack
+# for local-date windows.
+HISTORY_DAYS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """A decision with its identity, the facts it used and its audit evidence."""
+
+    id: str
+    attempt: Attempt
+    decision: Decision
+    facts: NumberFacts
+    revisions: dict[str, str]
+    decided_at: datetime
+    known_at: datetime | None
+    reservation_expires_at: datetime | None
+    audit_event_id: int | None
+    audit_sha256: str | None
+
+
+def internal_error_decision(attempt: Attempt, message: str) -> Decision:
+    """A fail-closed deny for an attempt the gate could not evaluate."""
+    from callwarden.gate.locations import Locations
+
+    reason = Reason(
+        "internal_error",
+        message,
+        "callwarden-internal-error",
+        "rules.md §0 (fail closed)",
+        "C",
+        "callwarden",
+    )
+    return Decision(False, (reason,), (), Locations((), (), (), ()), (), ())
+
+
+# --- rule packs: stored so replay can load the exact revision --------------------------------
+
+
+def _canonical(value: Any) -> Any:
+    # Sets dump in hash order, which differs between processes: sort every list of strings
+    # (none of them is order-sensitive: a window's start sorts before its end anyway).
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_canonical(v) for v in value]
+        return sorted(items) if all(isinstance(v, str) for v in items) else items
+    return value
+
+
+def pack_texts(ruleset: RuleSet) -> dict[tuple[str, str], str]:
+    """(pack id, revision) -> canonical JSON of the pack, for storage and replay."""
+    return {
+        (p.pack.id, p.pack.revision): json.dumps(
+            _canonical(p.model_dump(mode="json")), sort_keys=True
+        )
+        for p in ruleset.packs
+    }
+
+
+def store_pack_revisions(session: Session, ruleset: RuleSet) -> None:
+    """Record every loaded pack revision; refuse a changed pack that kept its revision."""
+    have = {(r.pack_id, r.revision): r.sha256 for r in session.scalars(select(RulePackRevision))}
+    for (pack_id, revision), body in pack_texts(ruleset).items():
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        known = have.get((pack_id, revision))
+        if known is None:
+            session.add(
+                RulePackRevision(
+                    pack_id=pack_id,
+                    revision=revision,
+                    sha256=digest,
+                    text=body,
+                    first_loaded_at=utcnow(),
+                )
+            )
+        elif known != digest:
+            raise RulePackError(
+                f"rule pack {pack_id} changed but kept revision {revision}: "
+                "give it a new revision so past decisions can be replayed"
+            )
+
+
+def ruleset_at_revisions(session: Session, revisions: Mapping[str, str]) -> RuleSet:
+    """The rule set exactly as a past decision saw it, from the stored pack revisions."""
+    packs = []
+    for pack_id, revision in sorted(revisions.items()):
+        row = session.scalars(
+            select(RulePackRevision).where(
+                RulePackRevision.pack_id == pack_id, RulePackRevision.revision == revision
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"rule pack {pack_id} revision {revision} is not stored")
+        packs.append(RulePack.model_validate_json(row.text))
+    return RuleSet(tuple(packs))
+
+
+# --- JSON shapes for the audit trail and the API ------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, frozenset | set):
+        return sorted(_jsonable(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def decision_body(rec: DecisionRecord) -> dict[str, Any]:
+    """The decision log entry: input, result, facts and the pack revisions used."""
+    d = rec.decision
+    body: dict[str, Any] = _jsonable(
+        {
+            "decision_id": rec.id,
+            "decision": "allow" if d.allowed else "deny",
+            "attempt": asdict(rec.attempt),
+            "reasons": [asdict(r) for r in d.reasons],
+            "obligations": [asdict(o) for o in d.obligations],
+            "locations": asdict(d.locations),
+            "local_times": dict(d.local_times),
+            "rules_applied": list(d.rules_applied),
+            "exemptions": list(d.exemptions),
+            "consent_id": d.consent_id,
+            "ebr_id": d.ebr_id,
+            "retry_at": d.retry_at,
+            "revisions": rec.revisions,
+            "facts": asdict(rec.facts),
+            "decided_at": rec.decided_at,
+            "known_at": rec.known_at,
+            "reservation_expires_at": rec.reservation_expires_at,
+        }
+    )
+    return body
+
+
+def _dt(v: str | None) -> datetime | None:
+    return datetime.fromisoformat(v) if v else None
+
+
+def facts_from_json(data: Mapping[str, Any]) -> NumberFacts:
+    """Rebuild the facts a logged decision used (for replay)."""
+
+    def many(cls: Any, rows: Sequence[Mapping[str, Any]], **conv: Any) -> tuple[Any, ...]:
+        out = []
+        for row in rows:
+            kw = dict(row)
+            for name, fn in conv.items():
+                if name in kw:
+                    kw[name] = fn(kw[name])
+            out.append(cls(**kw))
+        return tuple(out)
+
+    day = date.fromisoformat
+    return NumberFacts(
+        number=int(data["number"]),
+        lists=many(ListFact, data["lists"], as_of=_dt, listed_since=_dt),
+        lists_loaded=frozenset(data["lists_loaded"]),
+        internal=many(InternalDncFact, data["internal"], added_at=_dt),
+        consents=many(
+            ConsentFact,
+            data["consents"],
+            sellers=frozenset,
+            channels=frozenset,
+            purposes=frozenset,
+            given_at=_dt,
+            expires_at=_dt,
+        ),
+        revocations=many(RevocationFact, data["revocations"], received_at=_dt),
+        ebr=many(
+            EbrFact,
+            data["ebr"],
+            occurred_on=day,
+            ended_on=lambda v: day(v) if v else None,
+        ),
+        calls=many(CallFact, data["calls"], at=_dt),
+        rnd=many(RndFact, data["rnd"], consent_date=day, queried_at=_dt),
+        line_type=data["line_type"],
+        locations=many(LocationFact, data["locations"]),
+        emergencies=many(EmergencyFact, data["emergencies"], starts_at=_dt, ends_at=_dt),
+        registrations=many(
+            RegistrationFact,
+            data["registrations"],
+            valid_from=day,
+            valid_to=lambda v: day(v) if v else None,
+        ),
+        campaign_abandonment=data["campaign_abandonment"],
+        missing=tuple(data["missing"]),
+    )
+
+
+def attempt_from_json(data: Mapping[str, Any]) -> Attempt:
+    """Rebuild a logged attempt."""
+    kw = dict(data)
+    kw["at"] = datetime.fromisoformat(kw["at"])
+    return Attempt(**kw)
+
+
+# --- the gate -------------------------------------------------------------------------------
+
+
+class Gate:
+    """Decides attempts for one process: holds the rules, the DNC runtime and the audit writer."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        dnc: DncRuntime,
+        audit_writer: audit.AuditWriter | None = None,
+        ruleset: RuleSet | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.dnc = dnc
+        self.audit_writer = audit_writer
+        ruleset = ruleset or load_packs(extra_dirs=settings.extra_rule_pack_dirs)
+        self.rules = GateRules(ruleset)
+        self._replay_rules: dict[tuple[tuple[str, str], ...], GateRules] = {}
+        with session_factory() as session:
+            store_pack_revisions(session, ruleset)
+            session.commit()
+
+    # -- facts --------------------------------------------------------------------------
+
+    def load_facts(
+        self,
+        session: Session,
+        attempts: Sequence[Attempt],
+        *,
+        now: datetime,
+        known_at: datetime | None = None,
+    ) -> dict[int, NumberFacts]:
+        """Every fact about the attempts' numbers (and debts), as known at `known_at`."""
+        nums = sorted({a.number for a in attempts})
+        debts = sorted({a.debt_id for a in attempts if a.debt_id})
+        sellers = sorted({a.seller for a in attempts})
+        earliest = min(a.at for a in attempts)
+        latest = max(a.at for a in attempts)
+        consents = consent.load_consents(session, nums, known_at=known_at)
+        revocations = consent.load_revocations(session, nums, known_at=known_at)
+        events = ebr.load_ebr(session, nums, known_at=known_at)
+        history = calls.load_history(
+            session,
+            numbers=nums,
+            debt_ids=debts,
+            since=earliest - timedelta(days=HISTORY_DAYS),
+            now=now,
+            known_at=known_at,
+        )
+        line_types = numbers.load_line_types(session, nums, known_at=known_at)
+        locations = numbers.load_locations(session, nums, known_at=known_at)
+        rnd_results = rnd.load_rnd(session, nums, known_at=known_at)
+        active = emergencies.load_emergencies(session, at=latest, known_at=known_at)
+        if earliest != latest:
+            seen = {e.id for e in active}
+            active += [
+                e
+                for e in emergencies.load_emergencies(session, at=earliest, known_at=known_at)
+                if e.id not in seen
+            ]
+        registrations = emergencies.load_registrations(session, sellers, known_at=known_at)
+        by_number: dict[int, list[CallFact]] = {}
+        by_debt: dict[str, list[CallFact]] = {}
+        for c in history:
+            by_number.setdefault(c.number, []).append(c)
+            if c.debt_id:
+                by_debt.setdefault(c.debt_id, []).append(c)
+        loaded = frozenset(lst.key for lst in self.dnc.lists)
+        out: dict[int, NumberFacts] = {}
+        answers = self.dnc.lookup_many(nums, at=latest)
+        for n, row in zip(nums, answers, strict=True):
+            lists: list[ListFact] = []
+            internal: tuple[InternalDncFact, ...] = ()
+            for ans in row:
+                if ans.kind == "internal":
+                    internal = tuple(
+                        InternalDncFact(e.id, e.seller, e.channel, e.added_at)
+                        for e in ans.entries
+                        if known_at is None or e.added_at <= known_at
+                    )
+                    continue
+                code = ans.list_key.split(":", 1)[1] if ":" in ans.list_key else ans.list_key
+                lists.append(
+                    ListFact(
+                        ans.list_key,
+                        ans.kind,
+                        code,
+                        ans.status,
+                        ans.reason,
+                        ans.as_of,
+                        ans.snapshot_id,
+                    )
+                )
+            out[n] = NumberFacts(
+                number=n,
+                lists=tuple(lists),
+                lists_loaded=loaded,
+                internal=internal,
+                consents=tuple(consents.get(n, ())),
+                revocations=tuple(revocations.get(n, ())),
+                ebr=tuple(events.get(n, ())),
+                calls=tuple(by_number.get(n, ())),
+                rnd=tuple(rnd_results.get(n, ())),
+                line_type=line_types.get(n),
+                locations=tuple(locations.get(n, ())),
+                emergencies=tuple(active),
+                registrations=tuple(registrations),
+            )
+        return out
+
+    @staticmethod
+    def _for_attempt(
+        a: Attempt,
+        base: NumberFacts,
+        debt_calls: Mapping[str, Sequence[CallFact]],
+        rates: Mapping[str, float | None],
+    ) -> NumberFacts:
+        calls_ = base.calls
+        if a.debt_id and a.debt_id in debt_calls:
+            ids = {c.id for c in calls_}
+            calls_ = calls_ + tuple(c for c in debt_calls[a.debt_id] if c.id not in ids)
+        return replace(
+            base,
+            calls=calls_,
+            campaign_abandonment=rates.get(a.campaign) if a.campaign else None,
+        )
+
+    # -- decisions ----------------------------------------------------------------------
+
+    def _rules_for(self, session: Session, revisions: Mapping[str, str] | None) -> GateRules:
+        if revisions is None:
+            return self.rules
+        key = tuple(sorted(revisions.items()))
+        cached = self._replay_rules.get(key)
+        if cached is None:
+            cached = self._replay_rules[key] = GateRules(ruleset_at_revisions(session, revisions))
+        return cached
+
+    def _evaluate(
+        self,
+        session: Session,
+        attempts: Sequence[Attempt],
+        *,
+        now: datetime,
+        known_at: datetime | None,
+        rules: GateRules,
+    ) -> list[tuple[Decision, NumberFacts]]:
+        facts = self.load_facts(session, attempts, now=now, known_at=known_at)
+        debts = sorted({a.debt_id for a in attempts if a.debt_id})
+        debt_calls: dict[str, list[CallFact]] = {}
+        for f in facts.values():
+            for c in f.calls:
+                if c.debt_id in debts:
+                    debt_calls.setdefault(c.debt_id, []).append(c)
+        campaigns = sorted({a.campaign for a in attempts if a.campaign})
+        # A live decision throttles on the campaign's rate now (kept for a few seconds by the
+        # calls domain); a replay recounts the period of the attempt.
+        rate_at = now if known_at is None else max(a.at for a in attempts)
+        rates = calls.load_campaign_abandonment(session, campaigns, at=rate_at) if campaigns else {}
+        if debts:
+            history = calls.load_history(
+                session,
+                numbers=[],
+                debt_ids=debts,
+                since=min(a.at for a in attempts) - timedelta(days=HISTORY_DAYS),
+                now=now,
+                known_at=known_at,
+            )
+            seen = {c.id for group in debt_calls.values() for c in group}
+            for c in history:
+                assert c.debt_id is not None
+                if c.id not in seen:
+                    seen.add(c.id)
+                    debt_calls.setdefault(c.debt_id, []).append(c)
+        out = []
+        for a in attempts:
+            f = self._for_attempt(a, facts[a.number], debt_calls, rates)
+            try:
+                out.append((decide(a, f, rules), f))
+            except Exception as exc:  # one bad attempt denies itself, not the batch
+                log.error("gate_decide_failed", error=repr(exc))
+                out.append((internal_error_decision(a, "internal error while deciding"), f))
+        return out
+
+    def _revisions(self, rules: GateRules, decision: Decision) -> dict[str, str]:
+        packs = {rules.pack_of[r] for r in decision.rules_applied if r in rules.pack_of}
+        return {p: rules.ruleset.revisions[p] for p in sorted(packs)}
+
+    def decide_many(
+        self,
+        attempts: Sequence[Attempt],
+        *,
+        actor: str,
+        actor_role: str,
+        known_at: datetime | None = None,
+        revisions: Mapping[str, str] | None = None,
+        reserve: bool = True,
+        session: Session | None = None,
+    ) -> list[DecisionRecord]:
+        """Decide attempts; reserve the allowed ones; write every decision to the audit trail.
+
+        `known_at` replays: only facts recorded by then, no reservation. `revisions` replays
+        with exactly those rule-pack revisions (from a logged decision). With `session` (a
+        request's), the work uses that one connection and commits it.
+        """
+        if not attempts:
+            return []
+        if session is not None:
+            return self._decide_many(
+                session, attempts, actor, actor_role, known_at, revisions, reserve
+            )
+        with self.session_factory() as own:
+            return self._decide_many(own, attempts, actor, actor_role, known_at, revisions, reserve)
+
+    def _decide_many(
+        self,
+        session: Session,
+        attempts: Sequence[Attempt],
+        actor: str,
+        actor_role: str,
+        known_at: datetime | None,
+        revisions: Mapping[str, str] | None,
+        reserve: bool,
+    ) -> list[DecisionRecord]:
+        now = utcnow()
+        replay = known_at is not None or revisions is not None
+        reserve = reserve and not replay
+        try:
+            self.dnc.sync(session)
+            rules = self._rules_for(session, revisions)
+            results = self._evaluate(session, attempts, now=now, known_at=known_at, rules=rules)
+            # End the read transaction: on SQLite the write below must begin a fresh one.
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        ids = [str(uuid.uuid4()) for _ in attempts]
+        hold = timedelta(seconds=self.settings.gate_reservation_seconds)
+        try:
+            if reserve and any(d.allowed for d, _ in results):
+                results = self._lock_and_recheck(session, attempts, results, now=now, rules=rules)
+            records = []
+            for i, (a, (d, f)) in enumerate(zip(attempts, results, strict=True)):
+                held = reserve and d.allowed
+                # held from now until the planned time plus the grace period
+                expires = max(now, a.at) + hold
+                if held:
+                    calls.reserve(
+                        session=session,
+                        decision_id=ids[i],
+                        number=a.number,
+                        at=a.at,
+                        expires_at=expires,
+                        seller=a.seller,
+                        campaign=a.campaign,
+                        subject=a.subject,
+                        debt_id=a.debt_id,
+                        channel=a.channel,
+                        purpose=a.purpose,
+                        technology=a.technology,
+                        caller_id=a.caller_id,
+                        actor=actor,
+                    )
+                records.append(
+                    DecisionRecord(
+                        id=ids[i],
+                        attempt=a,
+                        decision=d,
+                        facts=f,
+                        revisions=self._revisions(rules, d),
+                        decided_at=now,
+                        known_at=known_at,
+                        reservation_expires_at=expires if held else None,
+                        audit_event_id=None,
+                        audit_sha256=None,
+                    )
+                )
+            bodies = [decision_body(r) for r in records]
+            event_ids = audit.record_events(
+                session=session,
+                events=[
+                    {
+                        "type": REPLAY_EVENT if replay else DECISION_EVENT,
+                        "actor": actor,
+                        "actor_role": actor_role,
+                        "subject": r.id,
+                        "body": body,
+                    }
+                    for r, body in zip(records, bodies, strict=True)
+                ],
+            )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return [
+            replace(r, audit_event_id=eid, audit_sha256=_digest(body))
+            for r, eid, body in zip(records, event_ids, bodies, strict=True)
+        ]
+
+    def _lock_and_recheck(
+        self,
+        session: Session,
+        attempts: Sequence[Attempt],
+        results: list[tuple[Decision, NumberFacts]],
+        *,
+        now: datetime,
+        rules: GateRules,
+    ) -> list[tuple[Decision, NumberFacts]]:
+        # Serialise every writer that could count the same attempts, then decide again with
+        # the history as it is now: the first check ran without a lock.
+        nums = sorted({a.number for a, (d, _) in zip(attempts, results, strict=True)})
+        debts = sorted({a.debt_id for a in attempts if a.debt_id})
+        if session.get_bind().dialect.name == "postgresql":
+            for n in nums:
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": n})
+            for debt in debts:
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                    {"k": f"debt:{debt}"},
+                )
+        else:
+            # SQLite: the first write statement takes the database's single write lock, and
+            # this transaction's reads then see every commit made before it.
+            session.execute(text("DELETE FROM call_attempts WHERE 1 = 0"))
+        fresh = calls.load_history(
+            session,
+            numbers=nums,
+            debt_ids=debts,
+            since=min(a.at for a in attempts) - timedelta(days=HISTORY_DAYS),
+            now=now,
+        )
+        out = []
+        by_number: dict[int, list[CallFact]] = {}
+        by_debt: dict[str, list[CallFact]] = {}
+
+        def index(c: CallFact) -> None:
+            by_number.setdefault(c.number, []).append(c)
+            if c.debt_id:
+                by_debt.setdefault(c.debt_id, []).append(c)
+
+        for c in fresh:
+            index(c)
+        pending = 0
+        for a, (d, f) in zip(attempts, results, strict=True):
+            if not d.allowed:
+                out.append((d, f))
+                continue
+            mine = {c.id: c for c in by_number.get(a.number, ())}
+            if a.debt_id:
+                mine.update((c.id, c) for c in by_debt.get(a.debt_id, ()))
+            f2 = replace(f, calls=tuple(mine.values()))
+            d2 = decide(a, f2, rules)
+            out.append((d2, f2))
+            if d2.allowed:
+                # attempts earlier in the same batch count toward later ones
+                pending += 1
+                index(
+                    CallFact(
+                        id=-pending,
+                        number=a.number,
+                        at=a.at,
+                        state="reserved",
+                        seller=a.seller,
+                        campaign=a.campaign,
+                        subject=a.subject,
+                        debt_id=a.debt_id,
+                        channel=a.channel,
+                        purpose=a.purpose,
+                        technology=a.technology,
+                    )
+                )
+        return out
+
+    def replay_decision(
+        self, decision_id: str, *, actor: str, actor_role: str
+    ) -> tuple[dict[str, Any], DecisionRecord]:
+        """Decide a logged decision again with its own facts and rule-pack revisions."""
+        with self.session_factory() as session:
+            events = audit.events(session=session, type=DECISION_EVENT, subject=decision_id)
+            if not events:
+                raise NotFound(f"no decision {decision_id}")
+            original: dict[str, Any] = json.loads(events[0].body)
+            rules = self._rules_for(session, original["revisions"])
+        a = attempt_from_json(original["attempt"])
+        f = facts_from_json(original["facts"])
+        d = decide(a, f, rules)
+        rec = DecisionRecord(
+            id=str(uuid.uuid4()),
+            attempt=a,
+            decision=d,
+            facts=f,
+            revisions=dict(original["revisions"]),
+            decided_at=utcnow(),
+            known_at=_dt(original.get("decided_at")),
+            reservation_expires_at=None,
+            audit_event_id=None,
+            audit_sha256=None,
+        )
+        body = decision_body(rec) | {"replay_of": decision_id}
+        with self.session_factory() as session:
+            (eid,) = audit.record_events(
+                session=session,
+                events=[
+                    {
+                        "type": REPLAY_EVENT,
+                        "actor": actor,
+                        "actor_role": actor_role,
+                        "subject": rec.id,
+                        "body": body,
+                    }
+                ],
+            )
+            session.commit()
+        return original, replace(rec, audit_event_id=eid, audit_sha256=_digest(body))
+
+
+def _digest(body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def validate_seller(seller: str) -> str:
+    """A seller (brand) name as the facts store it."""
+    seller = seller.strip()
+    if not seller or seller == "*":
+        raise ValidationFailed("a seller (brand) name is required", field="seller")
+    return seller

@@ -1,0 +1,278 @@
+"""Call history service: reservations, call records, imports, and the gate's history loader."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from callwarden.audit import service as audit
+from callwarden.bulk import ImportRejected
+from callwarden.calls import cdr, service
+from callwarden.calls.models import CallAttempt
+from callwarden.db import utcnow
+from callwarden.dnc import service as dnc
+from callwarden.errors import Conflict, NotFound, ValidationFailed
+
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+N1, N2 = 14045550100, 14045550101
+WHO = {"actor": "dialer-1", "actor_role": "dialer"}
+
+
+def _reserve(session: Any, *, at: datetime = T0, ttl: int = 300, **kw: Any) -> CallAttempt:
+    values: dict[str, Any] = {
+        "decision_id": str(uuid.uuid4()),
+        "number": N1,
+        "at": at,
+        "expires_at": at + timedelta(seconds=ttl),
+        "seller": "acme",
+        "campaign": "spring",
+        "subject": "solar",
+        "debt_id": None,
+        "channel": "voice",
+        "purpose": "telemarketing",
+        "technology": "autodialer",
+        "caller_id": "+14045550199",
+        "actor": "gate",
+    }
+    values.update(kw)
+    return service.reserve(session=session, **values)
+
+
+def _call(session: Any, **kw: Any) -> CallAttempt:
+    values: dict[str, Any] = {
+        "number": N1,
+        "at": T0,
+        "seller": "acme",
+        "channel": "voice",
+        "purpose": "telemarketing",
+        "technology": "autodialer",
+        "outcome": "no_answer",
+        **WHO,
+    }
+    values.update(kw)
+    return service.record_call(session=session, **values)
+
+
+def _record(line: int, **kw: Any) -> cdr.CallRecord:
+    values: dict[str, Any] = {
+        "number": N1,
+        "at": T0,
+        "seller": "acme",
+        "channel": "voice",
+        "purpose": "debt_collection",
+        "technology": "manual",
+        "outcome": "voicemail",
+    }
+    values.update(kw)
+    return cdr.CallRecord(line=line, **values)
+
+
+def _count(session: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(CallAttempt)))
+
+
+def _history(session: Any, now: datetime = T0, **kw: Any) -> list[Any]:
+    args: dict[str, Any] = {"numbers": [N1], "debt_ids": [], "since": T0 - timedelta(days=7)}
+    args.update(kw)
+    return service.load_history(session, now=now, **args)
+
+
+def test_reservation_becomes_the_call(session_factory):
+    with session_factory() as s:
+        res = _reserve(s)
+        s.commit()
+        facts = _history(s)
+        assert [(f.id, f.state, f.connected) for f in facts] == [(res.id, "reserved", True)]
+        row = _call(
+            s,
+            decision_id=res.decision_id,
+            number=None,
+            at=T0 + timedelta(seconds=4),
+            seller=None,
+            channel=None,
+            purpose=None,
+            technology=None,
+            outcome="answered",
+            conversation=True,
+            debt_id="D-7",
+            external_id="cdr-1",
+            duration_seconds=61,
+        )
+        s.commit()
+        assert row.id == res.id and _count(s) == 1
+        assert (row.state, row.outcome, row.at) == ("placed", "answered", T0 + timedelta(seconds=4))
+        assert row.answered_by_person and row.connected and not row.abandoned
+        assert row.debt_id == "D-7" and row.campaign == "spring"  # filled in, kept
+        # a placed call counts long after the reservation would have expired
+        (fact,) = _history(s, now=T0 + timedelta(days=1))
+        assert (fact.state, fact.conversation, fact.outcome) == ("placed", True, "answered")
+        events = audit.events(session=s, type="calls.recorded")
+        assert events and events[0].subject == "+14045550100" and events[0].actor == "dialer-1"
+        # the same record again changes nothing and is reported as a duplicate
+        again = service.record_calls(
+            session=s,
+            records=[_record(1, decision_id=res.decision_id, outcome="voicemail")],
+            source="api",
+            **WHO,
+        )
+        assert again.imported == 0 and again.skipped[0]["decision_id"] == res.decision_id
+        assert s.get(CallAttempt, res.id).outcome == "answered"
+
+
+def test_unknown_decision_id_is_not_found(session_factory):
+    with session_factory() as s, pytest.raises(NotFound) as exc:
+        _call(s, decision_id="no-such-decision")
+    assert exc.value.field == "decision_id"
+
+
+def test_a_record_cannot_contradict_its_reservation(session_factory):
+    with session_factory() as s:
+        res = _reserve(s)
+        with pytest.raises(ValidationFailed) as exc:
+            _call(s, decision_id=res.decision_id, number=N2)
+        assert exc.value.field == "number"
+        s.rollback()
+        assert _count(s) == 0
+
+
+def test_expired_and_released_reservations_do_not_count(session_factory):
+    with session_factory() as s:
+        live = _reserve(s, ttl=300)
+        _reserve(s, at=T0 - timedelta(minutes=10), ttl=60)  # expired at T0 - 9 min
+        released = _reserve(s)
+        s.commit()
+        service.release(session=s, decision_id=released.decision_id, **WHO)
+        s.commit()
+        assert [f.id for f in _history(s)] == [live.id]
+        # at the instant of expiry a reservation no longer counts
+        assert _history(s, now=T0 + timedelta(seconds=300)) == []
+        assert audit.events(session=s, type="calls.reservation.released")
+        # releasing twice is harmless; an unknown id is 404; a placed call cannot be released
+        assert service.release(session=s, decision_id=released.decision_id, **WHO).state == (
+            "released"
+        )
+        with pytest.raises(NotFound):
+            service.release(session=s, decision_id="nope", **WHO)
+        _call(s, decision_id=live.decision_id, outcome="no_answer")
+        with pytest.raises(Conflict):
+            service.release(session=s, decision_id=live.decision_id, **WHO)
+
+
+def test_history_by_number_or_debt_since_a_moment(session_factory):
+    with session_factory() as s:
+        a = _call(s, number=N1, at=T0 - timedelta(days=1), outcome="not_connected")
+        b = _call(s, number=N2, debt_id="D-1", at=T0 - timedelta(hours=2), outcome="voicemail")
+        _call(s, number=N2, debt_id="D-2", at=T0 - timedelta(hours=1))
+        _call(s, number=N1, at=T0 - timedelta(days=9))  # before `since`
+        s.commit()
+        facts = _history(s, numbers=[N1], debt_ids=["D-1"])
+        assert [f.id for f in facts] == [a.id, b.id]  # oldest first
+        assert facts[0].connected is False and facts[1].connected is True
+        assert facts[1].debt_id == "D-1" and facts[1].at == T0 - timedelta(hours=2)
+        assert _history(s, numbers=[], debt_ids=[]) == []
+
+
+def test_known_at_shows_only_what_was_known(session_factory):
+    with session_factory() as s:
+        _call(s, at=T0 - timedelta(hours=1))
+        s.commit()
+        recorded = utcnow()
+        assert len(_history(s, known_at=recorded + timedelta(seconds=1))) == 1
+        assert _history(s, known_at=recorded - timedelta(minutes=5)) == []
+
+
+def test_history_for_many_numbers_and_debts_is_chunked(session_factory):
+    numbers = [14045550000 + i for i in range(1200)]
+    debts = [f"D-{i}" for i in range(700)]
+    with session_factory() as s:
+        ids = {
+            _call(s, number=numbers[0]).id,
+            _call(s, number=numbers[700]).id,
+            _call(s, number=numbers[1199], debt_id="D-699").id,  # found twice, listed once
+            _call(s, number=13125550100, debt_id="D-650").id,
+        }
+        _call(s, number=13125550101, debt_id="D-9999")  # neither
+        s.commit()
+        facts = _history(s, numbers=numbers, debt_ids=debts)
+    assert {f.id for f in facts} == ids and len(facts) == len(ids)
+
+
+def test_reimporting_the_same_records_is_idempotent(session_factory):
+    records = [_record(i + 2, external_id=f"x-{i}", at=T0 + timedelta(minutes=i)) for i in range(3)]
+    with session_factory() as s:
+        first = service.record_calls(session=s, records=records, source="import", **WHO)
+        s.commit()
+        assert (first.imported, len(first.skipped)) == (3, 0)
+        dup = [*records, _record(9, external_id="x-new"), _record(10, external_id="x-new")]
+        second = service.record_calls(session=s, records=dup, source="import", **WHO)
+        s.commit()
+        assert second.imported == 1
+        assert [r["line"] for r in second.skipped] == [2, 3, 4, 10]
+        assert _count(s) == 4
+        summary = audit.events(session=s, type="calls.imported")
+        assert len(summary) == 2 and '"skipped":4' in summary[0].body
+
+
+def test_dnc_request_puts_the_number_on_the_internal_list(session_factory):
+    with session_factory() as s:
+        row = _call(s, outcome="answered", dnc_request=True, seller="acme")
+        s.commit()
+        (entry,) = dnc.internal_entries(session=s, number=N1)
+        assert (entry.seller, entry.channel, entry.source) == ("acme", "all", "agent_disposition")
+        assert f"call {row.id}" in (entry.note or "") and entry.added_by == "dialer-1"
+        assert dnc.internal_entries(session=s, number=N2) == []
+
+
+def test_one_bad_row_imports_nothing_and_every_bad_row_is_named(session_factory):
+    records = [
+        _record(2, dnc_request=True, outcome="answered"),
+        _record(3, decision_id="missing"),
+        _record(4),
+        _record(5, at=utcnow() + timedelta(days=2)),
+    ]
+    with session_factory() as s:
+        with pytest.raises(ImportRejected) as exc:
+            service.record_calls(session=s, records=records, source="import", **WHO)
+        s.rollback()
+        assert [(e.line, e.field) for e in exc.value.errors] == [(3, "decision_id"), (5, "at")]
+        assert _count(s) == 0
+        assert dnc.internal_entries(session=s, number=N1) == []
+
+
+def test_record_call_validates_with_the_field_name(session_factory):
+    with session_factory() as s:
+        with pytest.raises(ValidationFailed) as exc:
+            _call(s, outcome="hung_up")
+        assert exc.value.field == "outcome"
+        with pytest.raises(ValidationFailed) as exc:
+            _call(s, at=datetime(2026, 3, 1, 12, 0))  # naive
+        assert exc.value.field == "at"
+        with pytest.raises(ValidationFailed) as exc:
+            _call(s, number="12")
+        assert exc.value.field == "number"
+        with pytest.raises(ValidationFailed):
+            _reserve(s, ttl=0)
+
+
+def test_duplicate_external_id_returns_the_recorded_call(session_factory):
+    with session_factory() as s:
+        first = _call(s, external_id="same")
+        second = _call(s, external_id="same", outcome="answered")
+        s.commit()
+        assert second.id == first.id and second.outcome == "no_answer" and _count(s) == 1
+
+
+def test_list_calls_newest_first(session_factory):
+    with session_factory() as s:
+        old = _call(s, at=T0 - timedelta(days=1), campaign="c1")
+        new = _call(s, at=T0, campaign="c2")
+        _call(s, number=N2, at=T0, campaign="c1")
+        s.commit()
+        assert [r.id for r in service.list_calls(session=s, number=N1)] == [new.id, old.id]
+        assert [r.id for r in service.list_calls(session=s, number=N1, campaign="c1")] == [old.id]
+        view = service.call_view(new)
+        assert view["number"] == "+14045550100" and view["state"] == "placed"
