@@ -97,21 +97,25 @@ def test_only_placed_voice_calls_of_the_campaign_up_to_the_moment_count(session_
         _calls(s, DAY1, {"abandoned": 5}, channel="sms")
         _calls(s, DAY1, {"abandoned": 5}, campaign="autumn")
         _calls(s, DAY1 + timedelta(days=2), {"abandoned": 5})  # after the moment asked
-        service.reserve(
+        service.reserve_many(
             session=s,
-            decision_id="r-1",
-            number=14045550100,
-            at=DAY1,
-            expires_at=DAY1 + timedelta(minutes=5),
-            seller="acme",
-            campaign="spring",
-            subject=None,
-            debt_id=None,
-            channel="voice",
-            purpose="telemarketing",
-            technology="autodialer",
-            caller_id=None,
             actor="gate",
+            reservations=[
+                service.Reservation(
+                    decision_id="r-1",
+                    number=14045550100,
+                    at=DAY1,
+                    expires_at=DAY1 + timedelta(minutes=5),
+                    seller="acme",
+                    campaign="spring",
+                    subject=None,
+                    debt_id=None,
+                    channel="voice",
+                    purpose="telemarketing",
+                    technology="autodialer",
+                    caller_id=None,
+                )
+            ],
         )
         s.commit()
         rates = service.load_campaign_abandonment(

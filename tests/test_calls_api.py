@@ -97,21 +97,25 @@ def test_csv_and_jsonl_imports(client: TestClient, keys: Keys, session_factory):
 
 def _reserve(session_factory: Any, decision_id: str) -> None:
     with session_factory() as s:
-        service.reserve(
+        service.reserve_many(
             session=s,
-            decision_id=decision_id,
-            number=14045550100,
-            at=T0,
-            expires_at=T0 + timedelta(minutes=5),
-            seller="acme",
-            campaign="spring",
-            subject=None,
-            debt_id="D-1",
-            channel="voice",
-            purpose="debt_collection",
-            technology="manual",
-            caller_id=None,
             actor="gate",
+            reservations=[
+                service.Reservation(
+                    decision_id=decision_id,
+                    number=14045550100,
+                    at=T0,
+                    expires_at=T0 + timedelta(minutes=5),
+                    seller="acme",
+                    campaign="spring",
+                    subject=None,
+                    debt_id="D-1",
+                    channel="voice",
+                    purpose="debt_collection",
+                    technology="manual",
+                    caller_id=None,
+                )
+            ],
         )
         s.commit()
 

@@ -36,10 +36,14 @@ def _reserve(session: Any, *, at: datetime = T0, ttl: int = 300, **kw: Any) -> C
         "purpose": "telemarketing",
         "technology": "autodialer",
         "caller_id": "+14045550199",
-        "actor": "gate",
     }
     values.update(kw)
-    return service.reserve(session=session, **values)
+    service.reserve_many(
+        session=session, reservations=[service.Reservation(**values)], actor="gate"
+    )
+    return session.scalars(
+        select(CallAttempt).where(CallAttempt.decision_id == values["decision_id"])
+    ).one()
 
 
 def _call(session: Any, **kw: Any) -> CallAttempt:

@@ -93,7 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dnc=app.state.dnc,
             audit_writer=app.state.audit_writer,
         )
+        app.state.gate.start_writer()
         yield
+        app.state.gate.close()
         app.state.audit_writer.close()
         app.state.dnc.close()
         engine.dispose()
@@ -167,17 +169,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             content={"status": "ready" if ready else "not_ready", "checks": checks},
         )
 
-    app.include_router(security_api.router)
-    app.include_router(dnc_api.router)
-    app.include_router(audit_api.router)
+    # Routes are matched in order: the per-call hot paths (the gate, DNC lookups) come first.
     for module in (
-        consent_api,
-        ebr_api,
+        gate_api,
+        dnc_api,
         calls_api,
+        consent_api,
+        security_api,
+        audit_api,
+        ebr_api,
         numbers_api,
         rnd_api,
         emergencies_api,
-        gate_api,
     ):
         app.include_router(module.router)
     return app

@@ -54,11 +54,11 @@ def utcnow() -> datetime:
 def make_engine(url: str, *, pool_size: int = 24) -> Engine:
     """Create an engine with the pragmas callwarden relies on."""
     if url.startswith("sqlite"):
+        in_memory = url in ("sqlite://", "sqlite:///:memory:")
+        # a file database gets a bounded pool (see Settings.max_concurrent_requests)
+        pool: dict[str, Any] = {} if in_memory else {"pool_size": pool_size, "max_overflow": 0}
         engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=pool_size,
-            max_overflow=0,
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
         )
 
         @event.listens_for(engine, "connect")

@@ -15,7 +15,7 @@ from callwarden.dnc.models import (
 )
 from callwarden.ebr.models import EbrEvent
 from callwarden.emergencies.models import Emergency, SellerRegistration
-from callwarden.gate.models import RulePackRevision
+from callwarden.gate.models import FactChange, RulePackRevision
 from callwarden.numbers.models import CustomerLocation, LineTypeRecord
 from callwarden.rnd.models import RndResult
 from callwarden.security.models import ApiKey
@@ -39,6 +39,7 @@ __all__ = [
     "DncSync",
     "EbrEvent",
     "Emergency",
+    "FactChange",
     "LineTypeRecord",
     "RndResult",
     "RulePackRevision",

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from callwarden.audit.models import AuditEvent
@@ -21,8 +21,18 @@ from callwarden.logging import get_logger
 log = get_logger("callwarden.audit")
 
 
-def _body(body: Mapping[str, Any] | None) -> str:
-    return json.dumps(body or {}, sort_keys=True, separators=(",", ":"), default=str)
+_EVENTS_TABLE: Table = AuditEvent.__table__  # type: ignore[assignment]
+
+
+def _body(body: Mapping[str, Any] | str | None) -> str:
+    if isinstance(body, str):  # already canonical text (the caller hashed it)
+        return body
+    return canonical(body or {})
+
+
+def canonical(body: Mapping[str, Any]) -> str:
+    """The exact text an event body is stored as (sorted keys, no spaces)."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def record(
@@ -85,8 +95,9 @@ def record_events(*, session: Session, events: Sequence[Mapping[str, Any]]) -> l
         _row(e["type"], e["actor"], e["actor_role"], e.get("subject"), e.get("body"))
         for e in events
     ]
+    table = _EVENTS_TABLE
     result = session.execute(
-        insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True), rows
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     )
     return [int(i) for i in result.scalars()]
 
@@ -108,7 +119,11 @@ def events(
 
 
 def _row(
-    type: str, actor: str, actor_role: str, subject: str | None, body: Mapping[str, Any] | None
+    type: str,
+    actor: str,
+    actor_role: str,
+    subject: str | None,
+    body: Mapping[str, Any] | str | None,
 ) -> dict[str, Any]:
     return {
         "occurred_at": utcnow(),

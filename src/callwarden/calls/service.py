@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,54 +55,64 @@ _RESERVATION_FIELDS = (
 # -- reservations ------------------------------------------------------------------------
 
 
-def reserve(
-    *,
-    session: Session,
-    decision_id: str,
-    number: int,
-    at: datetime,
-    expires_at: datetime,
-    seller: str,
-    campaign: str | None,
-    subject: str | None,
-    debt_id: str | None,
-    channel: str,
-    purpose: str,
-    technology: str,
-    caller_id: str | None,
-    actor: str,
-) -> CallAttempt:
-    """Hold an allowed attempt in the history until it expires (the gate's transaction commits)."""
-    if expires_at <= at:
-        raise ValidationFailed("a reservation must expire after it is made", field="expires_at")
-    row = CallAttempt(
-        number=number,
-        at=at,
-        state=RESERVED,
-        expires_at=expires_at,
-        decision_id=decision_id,
-        seller=seller,
-        campaign=campaign,
-        subject=subject,
-        debt_id=debt_id,
-        channel=channel,
-        purpose=purpose,
-        technology=technology,
-        caller_id=caller_id,
-        outcome=None,
-        connected=False,
-        answered_by_person=False,
-        conversation=False,
-        voicemail=False,
-        abandoned=False,
-        dnc_request=False,
-        source="gate",
-        recorded_at=utcnow(),
-        recorded_by=actor,
-    )
-    session.add(row)
-    session.flush()
-    return row
+_CALLS_TABLE: Table = CallAttempt.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """An allowed attempt the gate holds in the history until `expires_at`."""
+
+    decision_id: str
+    number: int
+    at: datetime
+    expires_at: datetime
+    seller: str
+    campaign: str | None
+    subject: str | None
+    debt_id: str | None
+    channel: str
+    purpose: str
+    technology: str
+    caller_id: str | None
+
+
+def reserve_many(*, session: Session, reservations: Sequence[Reservation], actor: str) -> None:
+    """Hold allowed attempts in the history (in the gate's transaction; one statement)."""
+    now = utcnow()
+    rows = []
+    for r in reservations:
+        if r.expires_at <= r.at:
+            raise ValidationFailed("a reservation must expire after it is made", field="expires_at")
+        rows.append(
+            {
+                "number": r.number,
+                "at": r.at,
+                "state": RESERVED,
+                "expires_at": r.expires_at,
+                "decision_id": r.decision_id,
+                "seller": r.seller,
+                "campaign": r.campaign,
+                "subject": r.subject,
+                "debt_id": r.debt_id,
+                "channel": r.channel,
+                "purpose": r.purpose,
+                "technology": r.technology,
+                "caller_id": r.caller_id,
+                "outcome": None,
+                "connected": False,
+                "answered_by_person": False,
+                "conversation": False,
+                "voicemail": False,
+                "abandoned": False,
+                "dnc_request": False,
+                "source": "gate",
+                "recorded_at": now,
+                "recorded_by": actor,
+            }
+        )
+    if rows:
+        # the table, not the mapped class: ORM bulk inserts cost more than the rows
+        session.execute(insert(_CALLS_TABLE), rows)
 
 
 def release(*, session: Session, decision_id: str, actor: str, actor_role: str) -> CallAttempt:

@@ -28,6 +28,7 @@ from callwarden.consent.models import ConsentRecord, ConsentRevocation
 from callwarden.consent.revocation import Basis, Verdict, classify
 from callwarden.db import fetch_all, utcnow
 from callwarden.errors import NotFound, ValidationFailed
+from callwarden.gate import changes
 from callwarden.gate.facts import ConsentFact, RevocationFact
 from callwarden.security.crypto import CryptoError, FieldCipher
 from callwarden.security.roles import Role
@@ -339,6 +340,7 @@ def _store_consents(
     # One flush for the lot: the ids come back in a batched INSERT, not a round trip per row.
     session.add_all(records)
     session.flush()
+    changes.note(session, "consent", [r.number for r in records])
     for record, item in zip(records, items, strict=True):
         audit.record(
             session=session,
@@ -605,6 +607,7 @@ def _store_revocation(
     )
     session.add(row)
     session.flush()
+    changes.note(session, "consent", [row.number])
     entry_id = None
     if item.scope in DNC_SCOPES:
         entry = dnc.add_internal(

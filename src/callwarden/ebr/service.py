@@ -23,6 +23,7 @@ from callwarden.consent.service import ANY_SELLER, chunked_rows
 from callwarden.db import utcnow
 from callwarden.ebr.models import EbrEvent
 from callwarden.errors import Conflict, NotFound, ValidationFailed
+from callwarden.gate import changes
 from callwarden.gate.facts import EbrFact
 
 KINDS = ("purchase", "transaction", "inquiry", "application")
@@ -175,6 +176,7 @@ def _store(
     ]
     session.add_all(events)
     session.flush()  # one batched INSERT returning every id
+    changes.note(session, "ebr", [e.number for e in events])
     for event, item in zip(events, items, strict=True):
         audit.record(
             session=session,
@@ -238,6 +240,7 @@ def end_relationship(
     c.done()
     assert day is not None
     event.ended_on = day
+    changes.note(session, "ebr", [event.number])
     audit.record(
         session=session,
         type="ebr.ended",

@@ -26,6 +26,7 @@ from callwarden.audit import service as audit
 from callwarden.db import fetch_all, utcnow
 from callwarden.emergencies.models import Emergency, SellerRegistration
 from callwarden.errors import Conflict, NotFound, ValidationFailed
+from callwarden.gate import changes
 from callwarden.gate.facts import EmergencyFact, RegistrationFact
 from callwarden.numbers.service import SUBDIVISIONS, instant
 
@@ -95,6 +96,7 @@ def add_emergency(
     )
     session.add(row)
     session.flush()
+    changes.note(session, "emergency")
     audit.record(
         session=session,
         type="emergencies.added",
@@ -148,6 +150,7 @@ def end_emergency(
         )
     row.ends_at = end
     session.flush()
+    changes.note(session, "emergency")
     audit.record(
         session=session,
         type="emergencies.ended",
@@ -253,6 +256,7 @@ def add_registration(
         )
         session.add(row)
         session.flush()
+        changes.note(session, "registration")
     audit.record(
         session=session,
         type="registrations.added",

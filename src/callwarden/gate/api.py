@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +20,11 @@ from callwarden.security.service import Principal
 
 router = APIRouter(prefix="/v1", tags=["gate"])
 log = get_logger("callwarden.gate")
+
+
+def _json(body: dict[str, Any]) -> Response:
+    # Plain data serialised once: FastAPI's generic encoder walks every value again.
+    return Response(content=json.dumps(body), media_type="application/json")
 
 
 def _gate(request: Request) -> Gate:
@@ -83,10 +88,10 @@ async def create_decision(
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.GATE_DECIDE))],
     session: Annotated[Session, Depends(get_session)],
-) -> dict[str, Any]:
+) -> Response:
     """Decide one attempt: allow or deny, every reason, obligations, audit receipt."""
     (out,) = await run_in_threadpool(_decide, _gate(request), [body], principal, session)
-    return out
+    return _json(out)
 
 
 @router.post("/decisions/batch")
@@ -95,11 +100,13 @@ async def create_decisions(
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.GATE_DECIDE))],
     session: Annotated[Session, Depends(get_session)],
-) -> dict[str, Any]:
+) -> Response:
     """Decide up to 10,000 attempts at once (one transaction; caps count within the batch)."""
     out = await run_in_threadpool(_decide, _gate(request), body.attempts, principal, session)
     allowed = sum(1 for d in out if d["decision"] == "allow")
-    return {"count": len(out), "allowed": allowed, "denied": len(out) - allowed, "decisions": out}
+    return _json(
+        {"count": len(out), "allowed": allowed, "denied": len(out) - allowed, "decisions": out}
+    )
 
 
 def _logged(session: Session, decision_id: str) -> dict[str, Any]:

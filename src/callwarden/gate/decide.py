@@ -110,6 +110,12 @@ class GateRules:
             by_jur.setdefault(rule.jurisdiction, []).append(rule)
         self._by_jur = {k: tuple(v) for k, v in by_jur.items()}
         self.countries = frozenset(j.split("-")[0] for j in by_jur if j != "*")
+        # rules whose answer depends on the call history (re-checked under the write lock)
+        self.counting = frozenset(
+            r.id
+            for r in ruleset.rules
+            if r.kind in (RuleKind.FREQUENCY_CAP, RuleKind.CONVERSATION_COOLOFF)
+        )
         self.select = lru_cache(maxsize=4096)(self._select)
 
     def _select(

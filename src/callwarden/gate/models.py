@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callwarden.db import Base, UTCDateTime
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class RulePackRevision(Base):
@@ -22,3 +24,20 @@ class RulePackRevision(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     first_loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FactChange(Base):
+    """A change to a fact the gate caches: the gate's processes evict that number on sight.
+
+    Every write to consents, revocations, EBR events, RND answers, line types, locations,
+    emergencies and registrations adds a row in the same transaction (number NULL: a fact
+    that is not about one number). One indexed max(id) per decision tells each process
+    whether its cache is still current.
+    """
+
+    __tablename__ = "fact_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -23,7 +25,7 @@ from callwarden.audit import service as audit
 from callwarden.calls import service as calls
 from callwarden.config import Settings
 from callwarden.consent import service as consent
-from callwarden.db import utcnow
+from callwarden.db import fetch_all, utcnow
 from callwarden.dnc.runtime import DncRuntime
 from callwarden.ebr import service as ebr
 from callwarden.emergencies import service as emergencies
@@ -71,6 +73,103 @@ class DecisionRecord:
     reservation_expires_at: datetime | None
     audit_event_id: int | None
     audit_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _SlowFacts:
+    """The facts about a number that change rarely (the gate caches them)."""
+
+    consents: tuple[ConsentFact, ...]
+    revocations: tuple[RevocationFact, ...]
+    ebr: tuple[EbrFact, ...]
+    rnd: tuple[RndFact, ...]
+    line_type: str | None
+    locations: tuple[LocationFact, ...]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One caller's decided attempts on their way to the database."""
+
+    attempts: Sequence[Attempt]
+    results: list[tuple[Decision, NumberFacts]]
+    actor: str
+    actor_role: str
+    known_at: datetime | None
+    replay: bool
+    reserve: bool
+    rules: GateRules
+    now: datetime
+    records: list[DecisionRecord] = field(default_factory=list)
+    bodies: list[str] = field(default_factory=list)  # canonical JSON of each log entry
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class DecisionWriter:
+    """Writes the decisions of concurrent requests together: one transaction, one flush.
+
+    Requests decide in their own threads, then hand their batch here and wait. The thread
+    takes every batch that is waiting, re-checks caps under the lock for all of them, and
+    commits once, so the write lock is held once per group instead of once per request.
+    """
+
+    MAX_ATTEMPTS = 20_000
+
+    def __init__(self, gate: Gate, *, timeout: float = 30.0) -> None:
+        self._gate = gate
+        self._timeout = timeout
+        self._queue: queue.Queue[_Batch | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="gate-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, batch: _Batch) -> None:
+        """Queue a batch and wait until it is committed (or raise why it was not)."""
+        self._queue.put(batch)
+        if not batch.done.wait(self._timeout):
+            raise TimeoutError("the decision was not written in time")
+        if batch.error is not None:
+            raise batch.error
+
+    def close(self) -> None:
+        """Write what is queued, then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout=self._timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group, size, stop = [first], len(first.attempts), False
+            while size < self.MAX_ATTEMPTS:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                group.append(more)
+                size += len(more.attempts)
+            self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[_Batch]) -> None:
+        try:
+            with self._gate.session_factory() as session:
+                self._gate._write(session, group)
+        except Exception as exc:
+            if len(group) > 1:
+                # one bad batch must not fail the others: write each on its own
+                for b in group:
+                    self._commit([b])
+                return
+            log.error("gate_write_failed", error=repr(exc))
+            group[0].error = exc
+        for b in group:
+            b.done.set()
 
 
 def internal_error_decision(attempt: Attempt, message: str) -> Decision:
@@ -153,15 +252,30 @@ def ruleset_at_revisions(session: Session, revisions: Mapping[str, str]) -> Rule
 # --- JSON shapes for the audit trail and the API ------------------------------------------
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, frozenset | set):
-        return sorted(_jsonable(v) for v in value)
-    if isinstance(value, list | tuple):
+    # dataclasses.asdict deep-copies every value; this walks the (immutable) facts once.
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is tuple or kind is list:
         return [_jsonable(v) for v in value]
+    if kind is datetime or kind is date:
+        return value.isoformat()
+    names = _FIELDS.get(kind)
+    if names is not None:
+        return {name: _jsonable(getattr(value, name)) for name in names}
+    if kind is frozenset or kind is set:
+        return sorted(_jsonable(v) for v in value)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        _FIELDS[kind] = tuple(f.name for f in fields(value))
+        return _jsonable(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     return value
 
 
@@ -172,18 +286,18 @@ def decision_body(rec: DecisionRecord) -> dict[str, Any]:
         {
             "decision_id": rec.id,
             "decision": "allow" if d.allowed else "deny",
-            "attempt": asdict(rec.attempt),
-            "reasons": [asdict(r) for r in d.reasons],
-            "obligations": [asdict(o) for o in d.obligations],
-            "locations": asdict(d.locations),
+            "attempt": rec.attempt,
+            "reasons": d.reasons,
+            "obligations": d.obligations,
+            "locations": d.locations,
             "local_times": dict(d.local_times),
-            "rules_applied": list(d.rules_applied),
-            "exemptions": list(d.exemptions),
+            "rules_applied": d.rules_applied,
+            "exemptions": d.exemptions,
             "consent_id": d.consent_id,
             "ebr_id": d.ebr_id,
             "retry_at": d.retry_at,
             "revisions": rec.revisions,
-            "facts": asdict(rec.facts),
+            "facts": rec.facts,
             "decided_at": rec.decided_at,
             "known_at": rec.known_at,
             "reservation_expires_at": rec.reservation_expires_at,
@@ -276,11 +390,105 @@ class Gate:
         ruleset = ruleset or load_packs(extra_dirs=settings.extra_rule_pack_dirs)
         self.rules = GateRules(ruleset)
         self._replay_rules: dict[tuple[tuple[str, str], ...], GateRules] = {}
+        self._writer: DecisionWriter | None = None
+        # Facts that change rarely, per number, valid until fact_changes says otherwise.
+        self._cache_lock = threading.Lock()
+        self._cache_seq = 0
+        self._epoch = 0
+        self._slow: dict[int, _SlowFacts] = {}
+        self._changed: dict[int, int] = {}
+        self._sellers: dict[str, tuple[RegistrationFact, ...]] = {}
         with session_factory() as session:
             store_pack_revisions(session, ruleset)
             session.commit()
 
     # -- facts --------------------------------------------------------------------------
+
+    def _sync_cache(self, session: Session) -> None:
+        # One indexed max(id): has any process changed a cached fact since our last look?
+        ((latest,),) = fetch_all(session, "SELECT max(id) FROM fact_changes")
+        latest = latest or 0
+        with self._cache_lock:
+            if latest <= self._cache_seq:
+                return
+            rows = fetch_all(
+                session,
+                "SELECT id, number FROM fact_changes WHERE id > ? ORDER BY id LIMIT 10001",
+                (self._cache_seq,),
+            )
+            if len(rows) > 10_000:  # a bulk import: start afresh
+                self._slow.clear()
+                self._sellers.clear()
+                self._changed.clear()
+                self._epoch += 1
+            for change_id, number in rows:
+                if number is None:
+                    self._sellers.clear()
+                else:
+                    self._slow.pop(number, None)
+                    self._changed[number] = change_id
+            self._cache_seq = latest
+            if len(self._changed) > 200_000:
+                self._changed.clear()
+                self._slow.clear()
+                self._epoch += 1
+
+    def _slow_facts(
+        self, session: Session, nums: Sequence[int], known_at: datetime | None
+    ) -> dict[int, _SlowFacts]:
+        """Consents, revocations, EBR, RND, line type, locations: cached until they change."""
+        if known_at is not None:  # a replay reads the past, never the cache
+            return self._load_slow(session, nums, known_at)
+        self._sync_cache(session)
+        seq, epoch = self._cache_seq, self._epoch
+        out = {n: f for n in nums if (f := self._slow.get(n)) is not None}
+        missing = [n for n in nums if n not in out]
+        if missing:
+            loaded = self._load_slow(session, missing, None)
+            with self._cache_lock:
+                if len(self._slow) > 200_000:
+                    self._slow.clear()
+                for n, f in loaded.items():
+                    # a change seen after our read began must not be overwritten by it
+                    if self._epoch == epoch and self._changed.get(n, 0) <= seq:
+                        self._slow[n] = f
+            out.update(loaded)
+        return out
+
+    @staticmethod
+    def _load_slow(
+        session: Session, nums: Sequence[int], known_at: datetime | None
+    ) -> dict[int, _SlowFacts]:
+        consents = consent.load_consents(session, nums, known_at=known_at)
+        revocations = consent.load_revocations(session, nums, known_at=known_at)
+        events = ebr.load_ebr(session, nums, known_at=known_at)
+        line_types = numbers.load_line_types(session, nums, known_at=known_at)
+        locations = numbers.load_locations(session, nums, known_at=known_at)
+        rnd_results = rnd.load_rnd(session, nums, known_at=known_at)
+        return {
+            n: _SlowFacts(
+                consents=tuple(consents.get(n, ())),
+                revocations=tuple(revocations.get(n, ())),
+                ebr=tuple(events.get(n, ())),
+                rnd=tuple(rnd_results.get(n, ())),
+                line_type=line_types.get(n),
+                locations=tuple(locations.get(n, ())),
+            )
+            for n in nums
+        }
+
+    def _registrations(
+        self, session: Session, sellers: Sequence[str], known_at: datetime | None
+    ) -> list[RegistrationFact]:
+        if known_at is not None:
+            return emergencies.load_registrations(session, sellers, known_at=known_at)
+        missing = [s for s in sellers if s not in self._sellers]
+        if missing:
+            found = emergencies.load_registrations(session, missing, known_at=None)
+            with self._cache_lock:
+                for seller in missing:
+                    self._sellers[seller] = tuple(r for r in found if r.seller == seller)
+        return [r for s in sellers for r in self._sellers.get(s, ())]
 
     def load_facts(
         self,
@@ -296,9 +504,7 @@ class Gate:
         sellers = sorted({a.seller for a in attempts})
         earliest = min(a.at for a in attempts)
         latest = max(a.at for a in attempts)
-        consents = consent.load_consents(session, nums, known_at=known_at)
-        revocations = consent.load_revocations(session, nums, known_at=known_at)
-        events = ebr.load_ebr(session, nums, known_at=known_at)
+        slow = self._slow_facts(session, nums, known_at)
         history = calls.load_history(
             session,
             numbers=nums,
@@ -307,9 +513,6 @@ class Gate:
             now=now,
             known_at=known_at,
         )
-        line_types = numbers.load_line_types(session, nums, known_at=known_at)
-        locations = numbers.load_locations(session, nums, known_at=known_at)
-        rnd_results = rnd.load_rnd(session, nums, known_at=known_at)
         active = emergencies.load_emergencies(session, at=latest, known_at=known_at)
         if earliest != latest:
             seen = {e.id for e in active}
@@ -318,7 +521,7 @@ class Gate:
                 for e in emergencies.load_emergencies(session, at=earliest, known_at=known_at)
                 if e.id not in seen
             ]
-        registrations = emergencies.load_registrations(session, sellers, known_at=known_at)
+        registrations = self._registrations(session, sellers, known_at)
         by_number: dict[int, list[CallFact]] = {}
         by_debt: dict[str, list[CallFact]] = {}
         for c in history:
@@ -327,7 +530,11 @@ class Gate:
                 by_debt.setdefault(c.debt_id, []).append(c)
         loaded = frozenset(lst.key for lst in self.dnc.lists)
         out: dict[int, NumberFacts] = {}
-        answers = self.dnc.lookup_many(nums, at=latest)
+        answers = (
+            [self.dnc.lookup_one(nums[0], at=latest)]
+            if len(nums) == 1
+            else self.dnc.lookup_many(nums, at=latest)
+        )
         for n, row in zip(nums, answers, strict=True):
             lists: list[ListFact] = []
             internal: tuple[InternalDncFact, ...] = ()
@@ -356,13 +563,13 @@ class Gate:
                 lists=tuple(lists),
                 lists_loaded=loaded,
                 internal=internal,
-                consents=tuple(consents.get(n, ())),
-                revocations=tuple(revocations.get(n, ())),
-                ebr=tuple(events.get(n, ())),
+                consents=slow[n].consents,
+                revocations=slow[n].revocations,
+                ebr=slow[n].ebr,
                 calls=tuple(by_number.get(n, ())),
-                rnd=tuple(rnd_results.get(n, ())),
-                line_type=line_types.get(n),
-                locations=tuple(locations.get(n, ())),
+                rnd=slow[n].rnd,
+                line_type=slow[n].line_type,
+                locations=slow[n].locations,
                 emergencies=tuple(active),
                 registrations=tuple(registrations),
             )
@@ -494,83 +701,116 @@ class Gate:
         except BaseException:
             session.rollback()
             raise
-        ids = [str(uuid.uuid4()) for _ in attempts]
+        batch = _Batch(
+            attempts=attempts,
+            results=results,
+            actor=actor,
+            actor_role=actor_role,
+            known_at=known_at,
+            replay=replay,
+            reserve=reserve,
+            rules=rules,
+            now=now,
+        )
+        if self._writer is not None:
+            self._writer.write(batch)
+        else:
+            self._write(session, [batch])
+        return batch.records
+
+    def _write(self, session: Session, batches: Sequence[_Batch]) -> None:
+        """Re-check caps under the lock, reserve the allowed attempts, log every decision.
+
+        One transaction (one disk flush) for every batch given: the writer thread hands it
+        all the decisions that arrived while the previous group was being written.
+        """
         hold = timedelta(seconds=self.settings.gate_reservation_seconds)
         try:
-            if reserve and any(d.allowed for d, _ in results):
-                results = self._lock_and_recheck(session, attempts, results, now=now, rules=rules)
-            records = []
-            for i, (a, (d, f)) in enumerate(zip(attempts, results, strict=True)):
-                held = reserve and d.allowed
-                # held from now until the planned time plus the grace period
-                expires = max(now, a.at) + hold
-                if held:
-                    calls.reserve(
-                        session=session,
-                        decision_id=ids[i],
-                        number=a.number,
-                        at=a.at,
-                        expires_at=expires,
-                        seller=a.seller,
-                        campaign=a.campaign,
-                        subject=a.subject,
-                        debt_id=a.debt_id,
-                        channel=a.channel,
-                        purpose=a.purpose,
-                        technology=a.technology,
-                        caller_id=a.caller_id,
-                        actor=actor,
+            if any(b.reserve and any(d.allowed for d, _ in b.results) for b in batches):
+                self._lock_and_recheck(session, batches)
+            events: list[dict[str, Any]] = []
+            for b in batches:
+                held_now: list[calls.Reservation] = []
+                b.records = []
+                for a, (d, f) in zip(b.attempts, b.results, strict=True):
+                    decision_id = str(uuid.uuid4())
+                    held = b.reserve and d.allowed
+                    # held from now until the planned time plus the grace period
+                    expires = max(b.now, a.at) + hold
+                    if held:
+                        held_now.append(
+                            calls.Reservation(
+                                decision_id=decision_id,
+                                number=a.number,
+                                at=a.at,
+                                expires_at=expires,
+                                seller=a.seller,
+                                campaign=a.campaign,
+                                subject=a.subject,
+                                debt_id=a.debt_id,
+                                channel=a.channel,
+                                purpose=a.purpose,
+                                technology=a.technology,
+                                caller_id=a.caller_id,
+                            )
+                        )
+                    b.records.append(
+                        DecisionRecord(
+                            id=decision_id,
+                            attempt=a,
+                            decision=d,
+                            facts=f,
+                            revisions=self._revisions(b.rules, d),
+                            decided_at=b.now,
+                            known_at=b.known_at,
+                            reservation_expires_at=expires if held else None,
+                            audit_event_id=None,
+                            audit_sha256=None,
+                        )
                     )
-                records.append(
-                    DecisionRecord(
-                        id=ids[i],
-                        attempt=a,
-                        decision=d,
-                        facts=f,
-                        revisions=self._revisions(rules, d),
-                        decided_at=now,
-                        known_at=known_at,
-                        reservation_expires_at=expires if held else None,
-                        audit_event_id=None,
-                        audit_sha256=None,
-                    )
-                )
-            bodies = [decision_body(r) for r in records]
-            event_ids = audit.record_events(
-                session=session,
-                events=[
+                calls.reserve_many(session=session, reservations=held_now, actor=b.actor)
+                b.bodies = [audit.canonical(decision_body(r)) for r in b.records]
+                events += [
                     {
-                        "type": REPLAY_EVENT if replay else DECISION_EVENT,
-                        "actor": actor,
-                        "actor_role": actor_role,
+                        "type": REPLAY_EVENT if b.replay else DECISION_EVENT,
+                        "actor": b.actor,
+                        "actor_role": b.actor_role,
                         "subject": r.id,
                         "body": body,
                     }
-                    for r, body in zip(records, bodies, strict=True)
-                ],
-            )
+                    for r, body in zip(b.records, b.bodies, strict=True)
+                ]
+            event_ids = iter(audit.record_events(session=session, events=events))
             session.commit()
         except BaseException:
             session.rollback()
             raise
-        return [
-            replace(r, audit_event_id=eid, audit_sha256=_digest(body))
-            for r, eid, body in zip(records, event_ids, bodies, strict=True)
-        ]
+        for b in batches:
+            b.records = [
+                replace(r, audit_event_id=next(event_ids), audit_sha256=_digest(body))
+                for r, body in zip(b.records, b.bodies, strict=True)
+            ]
 
-    def _lock_and_recheck(
-        self,
-        session: Session,
-        attempts: Sequence[Attempt],
-        results: list[tuple[Decision, NumberFacts]],
-        *,
-        now: datetime,
-        rules: GateRules,
-    ) -> list[tuple[Decision, NumberFacts]]:
+    def start_writer(self) -> None:
+        """Write decisions through one thread that groups concurrent requests (the service)."""
+        if self._writer is None:
+            self._writer = DecisionWriter(self)
+
+    def close(self) -> None:
+        """Stop the writer thread (pending decisions are written first)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _lock_and_recheck(self, session: Session, batches: Sequence[_Batch]) -> None:
         # Serialise every writer that could count the same attempts, then decide again with
         # the history as it is now: the first check ran without a lock.
-        nums = sorted({a.number for a, (d, _) in zip(attempts, results, strict=True)})
-        debts = sorted({a.debt_id for a in attempts if a.debt_id})
+        todo = [b for b in batches if b.reserve]
+        allowed = [
+            a for b in todo for a, (d, _) in zip(b.attempts, b.results, strict=True) if d.allowed
+        ]
+        nums = sorted({a.number for a in allowed})
+        debts = sorted({a.debt_id for a in allowed if a.debt_id})
         if session.get_bind().dialect.name == "postgresql":
             for n in nums:
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": n})
@@ -587,10 +827,9 @@ class Gate:
             session,
             numbers=nums,
             debt_ids=debts,
-            since=min(a.at for a in attempts) - timedelta(days=HISTORY_DAYS),
-            now=now,
+            since=min(a.at for a in allowed) - timedelta(days=HISTORY_DAYS),
+            now=min(b.now for b in todo),
         )
-        out = []
         by_number: dict[int, list[CallFact]] = {}
         by_debt: dict[str, list[CallFact]] = {}
 
@@ -602,35 +841,39 @@ class Gate:
         for c in fresh:
             index(c)
         pending = 0
-        for a, (d, f) in zip(attempts, results, strict=True):
-            if not d.allowed:
-                out.append((d, f))
-                continue
-            mine = {c.id: c for c in by_number.get(a.number, ())}
-            if a.debt_id:
-                mine.update((c.id, c) for c in by_debt.get(a.debt_id, ()))
-            f2 = replace(f, calls=tuple(mine.values()))
-            d2 = decide(a, f2, rules)
-            out.append((d2, f2))
-            if d2.allowed:
-                # attempts earlier in the same batch count toward later ones
-                pending += 1
-                index(
-                    CallFact(
-                        id=-pending,
-                        number=a.number,
-                        at=a.at,
-                        state="reserved",
-                        seller=a.seller,
-                        campaign=a.campaign,
-                        subject=a.subject,
-                        debt_id=a.debt_id,
-                        channel=a.channel,
-                        purpose=a.purpose,
-                        technology=a.technology,
+        for b in todo:
+            out = []
+            for a, (d, f) in zip(b.attempts, b.results, strict=True):
+                if not d.allowed:
+                    out.append((d, f))
+                    continue
+                counted = any(rid in b.rules.counting for rid in d.rules_applied)
+                mine = {c.id: c for c in by_number.get(a.number, ())}
+                if a.debt_id:
+                    mine.update((c.id, c) for c in by_debt.get(a.debt_id, ()))
+                f2 = replace(f, calls=tuple(mine.values()))
+                # only counting rules (caps) can change their answer with the fresh history
+                d2 = decide(a, f2, b.rules) if counted else d
+                out.append((d2, f2))
+                if d2.allowed:
+                    # attempts decided earlier in this group count toward later ones
+                    pending += 1
+                    index(
+                        CallFact(
+                            id=-pending,
+                            number=a.number,
+                            at=a.at,
+                            state="reserved",
+                            seller=a.seller,
+                            campaign=a.campaign,
+                            subject=a.subject,
+                            debt_id=a.debt_id,
+                            channel=a.channel,
+                            purpose=a.purpose,
+                            technology=a.technology,
+                        )
                     )
-                )
-        return out
+            b.results = out
 
     def replay_decision(
         self, decision_id: str, *, actor: str, actor_role: str
@@ -675,8 +918,10 @@ class Gate:
         return original, replace(rec, audit_event_id=eid, audit_sha256=_digest(body))
 
 
-def _digest(body: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+def _digest(body: Mapping[str, Any] | str) -> str:
+    # The hash of the stored event body: an auditor recomputes it from the event itself.
+    text = body if isinstance(body, str) else audit.canonical(body)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def validate_seller(seller: str) -> str:

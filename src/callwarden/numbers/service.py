@@ -32,6 +32,7 @@ from callwarden import bulk, phone
 from callwarden.audit import service as audit
 from callwarden.db import fetch_all, utcnow
 from callwarden.errors import Conflict, NotFound, ValidationFailed
+from callwarden.gate import changes
 from callwarden.gate.facts import LocationFact
 from callwarden.numbers.models import CustomerLocation, LineTypeRecord
 
@@ -304,6 +305,7 @@ def add_line_type(
         )
         session.add(record)
         session.flush()
+        changes.note(session, "line_type", [record.number])
     audit.record(
         session=session,
         type="numbers.line_type.recorded",
@@ -358,6 +360,7 @@ def import_line_types(
         )
     if new:
         session.execute(insert(LineTypeRecord), new)
+        changes.note(session, "line_type", [r["number"] for r in new])
     report = ImportReport("line_types", len(items), len(new), len(items) - len(new), digest(data))
     audit.record(
         session=session,
@@ -435,6 +438,7 @@ def add_location(
         )
         session.add(record)
         session.flush()
+        changes.note(session, "location", [record.number])
     audit.record(
         session=session,
         type="numbers.location.recorded",
@@ -492,6 +496,7 @@ def import_locations(
         )
     if new:
         session.execute(insert(CustomerLocation), new)
+        changes.note(session, "location", [r["number"] for r in new])
     report = ImportReport("locations", len(items), len(new), len(items) - len(new), digest(data))
     audit.record(
         session=session,
@@ -552,6 +557,7 @@ def remove_location(
         raise Conflict(f"location {location_id} was already removed at {record.removed_at}")
     record.removed_at = utcnow()
     session.flush()
+    changes.note(session, "location", [record.number])
     audit.record(
         session=session,
         type="numbers.location.removed",

@@ -39,6 +39,7 @@ from callwarden.audit import service as audit
 from callwarden.bulk import CLOCK_SKEW, FieldChecks
 from callwarden.db import fetch_all, utcnow
 from callwarden.errors import ValidationFailed
+from callwarden.gate import changes
 from callwarden.gate.facts import RndFact
 from callwarden.numbers.service import CHUNK, MAX_SOURCE, ImportReport, digest, instant
 from callwarden.rnd.models import RndResult
@@ -277,6 +278,7 @@ def record_results(
     out, new = _plan(session, answers, source, actor)
     session.add_all(new)
     session.flush()
+    changes.note(session, "rnd", [r.number for r in new])
     return out
 
 
@@ -394,6 +396,7 @@ def import_results(
     if new:
         # one executemany: an import can hold many thousands of rows, and nobody needs their ids
         session.execute(insert(RndResult), [_row_dict(r) for r in new])
+        changes.note(session, "rnd", [r.number for r in new])
     report = ImportReport(
         "rnd_results", len(answers), len(new), len(answers) - len(new), digest(data)
     )

@@ -1,0 +1,119 @@
+"""The gate's fact cache: a change written by another process is seen by the next decision."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from callwarden.config import Settings
+from callwarden.consent import service as consent
+from callwarden.db import make_engine, make_session_factory, utcnow
+from callwarden.dnc.runtime import DncRuntime
+from callwarden.gate.decide import Attempt
+from callwarden.gate.service import Gate
+from callwarden.numbers import service as numbers
+from callwarden.rnd import service as rnd
+from callwarden.security.crypto import cipher_for
+
+NUMBER = 14045550123
+WHO = {"actor": "tests", "actor_role": "compliance"}
+
+
+@pytest.fixture
+def other(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A second engine: the writes of another process."""
+    engine = make_engine(settings.resolved_database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def gate(settings: Settings, session_factory: Any) -> Iterator[Gate]:
+    rt = DncRuntime(settings=settings, session_factory=session_factory)
+    rt.load()
+    g = Gate(settings=settings, session_factory=session_factory, dnc=rt)
+    yield g
+    rt.close()
+
+
+def _decide(gate: Gate, at: datetime) -> set[str]:
+    attempt = Attempt(
+        number=NUMBER,
+        at=at,
+        channel="voice",
+        purpose="informational",
+        technology="autodialer",
+        seller="acme",
+    )
+    (rec,) = gate.decide_many([attempt], actor="tests", actor_role="dialer")
+    return {r.rule_id for r in rec.decision.reasons}
+
+
+def test_cached_facts_follow_writes_from_another_engine(
+    gate: Gate, other: Any, settings: Settings
+) -> None:
+    """us-tcpa-wireless-autodialed-consent / us-fcc-rnd-check through the cache."""
+    at = utcnow().replace(microsecond=0)
+    with other() as s:
+        numbers.add_line_type(session=s, number=NUMBER, line_type="landline", source="t", **WHO)
+        s.commit()
+    assert _decide(gate, at) == set()  # landline: no consent rule; the facts are now cached
+    assert NUMBER in gate._slow
+    with other() as s:
+        numbers.add_line_type(
+            session=s,
+            number=NUMBER,
+            line_type="wireless",
+            source="t",
+            as_of=at + timedelta(seconds=1),
+            **WHO,
+        )
+        s.commit()
+    assert _decide(gate, at) == {"us-tcpa-wireless-autodialed-consent"}
+    given = at - timedelta(days=10)
+    with other() as s:
+        consent.add_consent(
+            session=s,
+            cipher=cipher_for(settings.data_dir),
+            number=NUMBER,
+            kind="pec",
+            sellers=["acme"],
+            channels=["voice"],
+            purposes=["informational"],
+            given_at=given,
+            source="agent",
+            **WHO,
+        )
+        s.commit()
+    # consent is seen at once; relying on it needs a Reassigned Numbers Database answer
+    assert _decide(gate, at) == {"us-fcc-rnd-check"}
+    with other() as s:
+        rnd.add_result(
+            session=s,
+            number=NUMBER,
+            consent_date=given.astimezone(UTC).date(),
+            result="no",
+            queried_at=at - timedelta(days=1),
+            **WHO,
+        )
+        s.commit()
+    assert _decide(gate, at) == set()
+    with other() as s:
+        consent.record_revocation(
+            session=s,
+            cipher=cipher_for(settings.data_dir),
+            number=NUMBER,
+            received_at=at - timedelta(seconds=5),
+            channel="sms",
+            seller="acme",
+            scope="all",
+            message_channel="all",
+            text="STOP",
+            **WHO,
+        )
+        s.commit()
+    assert _decide(gate, at) == {"us-tcpa-wireless-autodialed-consent"}
