@@ -161,7 +161,6 @@ def facts(
     base = NumberFacts(
         number=number,
         lists=lists(at, hits=hits, stale=stale, uncovered=uncovered, unloaded=unloaded),
-        lists_loaded=frozenset(LIST_KEYS) - set(unloaded),
         registrations=registrations(),
         line_type="wireless",
     )

@@ -255,7 +255,6 @@ def number_facts(draw: st.DrawFn, a: Attempt) -> NumberFacts:
     return NumberFacts(
         number=a.number,
         lists=draw(list_answers(at)),
-        lists_loaded=frozenset(LIST_KEYS),
         internal=some(internal_entries(at), 2),
         consents=some(consents(at), 3),
         revocations=some(revocations(at), 2),
@@ -419,7 +418,6 @@ def clean_attempts(draw: st.DrawFn) -> tuple[Attempt, NumberFacts]:
     f = NumberFacts(
         number=number,
         lists=lists(at),
-        lists_loaded=frozenset(LIST_KEYS),
         consents=granted,
         rnd=(RndFact(given.date(), "no", at - timedelta(days=10)),),
         line_type=draw(st.sampled_from(["wireless", "landline"])),

@@ -137,8 +137,7 @@ class NumberFacts:
     """Everything known about one number (and, for debt caps, its debts) at decision time."""
 
     number: int
-    lists: tuple[ListFact, ...] = ()
-    lists_loaded: frozenset[str] = frozenset()  # list keys the runtime holds at all
+    lists: tuple[ListFact, ...] = ()  # one per list loaded; a list absent here is not loaded
     internal: tuple[InternalDncFact, ...] = ()
     consents: tuple[ConsentFact, ...] = ()
     revocations: tuple[RevocationFact, ...] = ()

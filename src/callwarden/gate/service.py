@@ -327,7 +327,6 @@ def facts_from_json(data: Mapping[str, Any]) -> NumberFacts:
     return NumberFacts(
         number=int(data["number"]),
         lists=many(ListFact, data["lists"], as_of=_dt, listed_since=_dt),
-        lists_loaded=frozenset(data["lists_loaded"]),
         internal=many(InternalDncFact, data["internal"], added_at=_dt),
         consents=many(
             ConsentFact,
@@ -528,7 +527,6 @@ class Gate:
             by_number.setdefault(c.number, []).append(c)
             if c.debt_id:
                 by_debt.setdefault(c.debt_id, []).append(c)
-        loaded = frozenset(lst.key for lst in self.dnc.lists)
         out: dict[int, NumberFacts] = {}
         answers = (
             [self.dnc.lookup_one(nums[0], at=latest)]
@@ -561,7 +559,6 @@ class Gate:
             out[n] = NumberFacts(
                 number=n,
                 lists=tuple(lists),
-                lists_loaded=loaded,
                 internal=internal,
                 consents=slow[n].consents,
                 revocations=slow[n].revocations,
