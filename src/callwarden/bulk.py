@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar, cast
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -30,7 +30,13 @@ from fastapi.responses import JSONResponse
 from callwarden import phone
 from callwarden.errors import ValidationFailed
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from callwarden.security.service import Principal
+
 T = TypeVar("T")
+R = TypeVar("R")
 
 FORMATS = ("csv", "jsonl", "json")
 MAX_ROWS = 1_000_000
@@ -636,7 +642,13 @@ def rejected_response(exc: ImportRejected) -> JSONResponse:
     return JSONResponse(status_code=422, content=exc.as_dict())
 
 
-# -- CLI --------------------------------------------------------------------------------------
+def report_answer(work: Callable[[], Any]) -> Any:
+    """The report `work()` returns as plain data, or the 422 listing every bad row it raised."""
+    try:
+        report = work()
+    except ImportRejected as exc:
+        return rejected_response(exc)
+    return report.as_dict()
 
 
 def read_input(path: Path, fmt: str | None = None) -> tuple[bytes, str | None]:
@@ -666,3 +678,34 @@ def report_rejected(path: Path, exc: ImportRejected, *, as_json: bool = False) -
         cli.err.print(f"{where}:{field} {e.message}", soft_wrap=True, markup=False, highlight=False)
     cli.err.print(f"[red]error (rows):[/red] {exc.message}")
     raise typer.Exit(2)
+
+
+def read_checked(
+    path: Path,
+    fmt: str | None,
+    check: Callable[[bytes, str | None], tuple[list[R], Sequence[RowError]]],
+    *,
+    as_json: bool = False,
+) -> list[R]:
+    """A file's rows checked by `check(data, format)`; any bad row listed on stderr (exit 2)."""
+    data, chosen = read_input(path, fmt)
+    rows, errors = check(data, chosen)
+    if errors:
+        report_rejected(path, ImportRejected(errors), as_json=as_json)
+    return rows
+
+
+def run_cli_import(
+    path: Path, work: Callable[[Session, Principal], T], *, as_json: bool = False
+) -> T:
+    """`work(session, operator)` in one transaction; ImportRejected lists every bad row (exit 2)."""
+    from callwarden import cli
+    from callwarden.db import transaction
+
+    _, factory = cli.open_db(upgrade_if_empty=True)
+    who = cli.operator()
+    try:
+        with transaction(factory) as session:
+            return work(session, who)
+    except ImportRejected as exc:
+        report_rejected(path, exc, as_json=as_json)

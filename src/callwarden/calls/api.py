@@ -179,6 +179,27 @@ def _report_out(report: service.ImportReport) -> ImportOut:
     return ImportOut(**{**d, "skipped_rows": [SkippedRow(**s) for s in d["skipped_rows"]]})
 
 
+def _import(
+    parsed: Parsed, body: bytes, source: str, principal: Principal, session: Session
+) -> Any:
+    """Record every parsed call in the request's transaction, or 422 listing every bad row."""
+    if parsed.errors:
+        return _rejected(ImportRejected(parsed.errors))
+    try:
+        report = service.record_calls(
+            session=session,
+            records=parsed.rows,
+            source=source,
+            actor=principal.name,
+            actor_role=principal.role.value,
+            batch=hashlib.sha256(body).hexdigest()[:16],
+        )
+    except ImportRejected as exc:
+        return _rejected(exc)
+    report.ignored_columns = parsed.ignored_columns
+    return _report_out(report)
+
+
 @router.post(
     "/calls",
     status_code=status.HTTP_201_CREATED,
@@ -203,21 +224,7 @@ def record_calls(
         parsed = _parse_json(data, max_rows=MAX_CALLS)
     else:
         parsed = _parse(body, media_type, max_rows=MAX_CALLS, json_allowed=True)
-    if parsed.errors:
-        return _rejected(ImportRejected(parsed.errors))
-    try:
-        report = service.record_calls(
-            session=session,
-            records=parsed.rows,
-            source="api",
-            actor=principal.name,
-            actor_role=principal.role.value,
-            batch=hashlib.sha256(body).hexdigest()[:16],
-        )
-    except ImportRejected as exc:
-        return _rejected(exc)
-    report.ignored_columns = parsed.ignored_columns
-    return _report_out(report)
+    return _import(parsed, body, "api", principal, session)
 
 
 def _record_one(
@@ -265,21 +272,7 @@ def import_calls(
     """Import a CDR file (text/csv or application/x-ndjson): every bad row listed, or all in."""
     media_type = _media_type(request)
     parsed = _parse(body, media_type, max_rows=MAX_IMPORT_ROWS, json_allowed=False)
-    if parsed.errors:
-        return _rejected(ImportRejected(parsed.errors))
-    try:
-        report = service.record_calls(
-            session=session,
-            records=parsed.rows,
-            source="import",
-            actor=principal.name,
-            actor_role=principal.role.value,
-            batch=hashlib.sha256(body).hexdigest()[:16],
-        )
-    except ImportRejected as exc:
-        return _rejected(exc)
-    report.ignored_columns = parsed.ignored_columns
-    return _report_out(report)
+    return _import(parsed, body, "import", principal, session)
 
 
 @router.get("/calls", response_model=list[CallOut])

@@ -48,27 +48,24 @@ def import_calls(
     """Import call records all or nothing: every bad row is listed (exit 2) and none imported."""
     from callwarden import bulk
     from callwarden.calls import cdr, service
-    from callwarden.db import transaction
 
     cli = _cli()
     data, chosen = bulk.read_input(path, fmt)
     parsed = cdr.parse(data, chosen or "csv")
     if parsed.errors:
         bulk.report_rejected(path, bulk.ImportRejected(parsed.errors), as_json=as_json)
-    _, factory = cli.open_db(upgrade_if_empty=True)
-    who = cli.operator()
-    try:
-        with transaction(factory) as session:
-            report = service.record_calls(
-                session=session,
-                records=parsed.rows,
-                source="import",
-                actor=who.name,
-                actor_role=who.role.value,
-                batch=hashlib.sha256(data).hexdigest()[:16],
-            )
-    except bulk.ImportRejected as exc:
-        bulk.report_rejected(path, exc, as_json=as_json)
+    report = bulk.run_cli_import(
+        path,
+        lambda session, who: service.record_calls(
+            session=session,
+            records=parsed.rows,
+            source="import",
+            actor=who.name,
+            actor_role=who.role.value,
+            batch=hashlib.sha256(data).hexdigest()[:16],
+        ),
+        as_json=as_json,
+    )
     report.ignored_columns = parsed.ignored_columns
     if as_json:
         cli.print_json(report.as_dict())

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -23,10 +24,24 @@ FormatOpt = Annotated[
 ]
 
 
+T = TypeVar("T")
+
+
 def _cli() -> Any:
     from callwarden import cli
 
     return cli
+
+
+def _store(file: Path, work: Callable[[Any, Any, Any], T]) -> T:
+    """`work(session, operator, cipher)` as one all-or-nothing import."""
+    from callwarden import bulk
+    from callwarden.security.crypto import cipher_for
+
+    cli = _cli()
+    return bulk.run_cli_import(
+        file, lambda session, who: work(session, who, cipher_for(cli.settings().data_dir))
+    )
 
 
 def _number(value: str) -> int:
@@ -276,22 +291,18 @@ def import_(
     """Import consents: every row is checked first; any bad row and nothing is imported."""
     from callwarden import bulk
     from callwarden.consent import service
-    from callwarden.db import transaction
-    from callwarden.security.crypto import cipher_for
 
     cli = _cli()
-    data, chosen = bulk.read_input(file, fmt)
-    rows, errors = service.parse_consent_rows(data, chosen)
-    if errors:
-        bulk.report_rejected(file, bulk.ImportRejected(errors))
-    _, factory = cli.open_db(upgrade_if_empty=True)
-    fc = cipher_for(cli.settings().data_dir)
-    who = cli.operator()
-    with transaction(factory) as session:
-        records = service.import_consents(
-            session=session, cipher=fc, rows=rows, actor=who.name, actor_role=who.role.value
-        )
-        ids = [r.id for r in records]
+    rows = bulk.read_checked(file, fmt, service.parse_consent_rows)
+    ids = _store(
+        file,
+        lambda session, who, fc: [
+            r.id
+            for r in service.import_consents(
+                session=session, cipher=fc, rows=rows, actor=who.name, actor_role=who.role.value
+            )
+        ],
+    )
     if as_json:
         cli.print_json({"imported": len(ids), "ids": ids})
     else:
@@ -309,24 +320,20 @@ def revocations_import(
     """Import revocations: every row is checked first; any bad row and nothing is imported."""
     from callwarden import bulk
     from callwarden.consent import service
-    from callwarden.db import transaction
-    from callwarden.security.crypto import cipher_for
 
     cli = _cli()
-    data, chosen = bulk.read_input(file, fmt)
-    rows, errors = service.parse_revocation_rows(data, chosen)
-    if errors:
-        bulk.report_rejected(file, bulk.ImportRejected(errors))
-    _, factory = cli.open_db(upgrade_if_empty=True)
-    fc = cipher_for(cli.settings().data_dir)
-    who = cli.operator()
-    with transaction(factory) as session:
+    rows = bulk.read_checked(file, fmt, service.parse_revocation_rows)
+
+    def work(session: Any, who: Any, fc: Any) -> tuple[list[int], list[int], list[int | None]]:
         outcomes = service.import_revocations(
             session=session, cipher=fc, rows=rows, actor=who.name, actor_role=who.role.value
         )
         ids = [o.revocation.id for o in outcomes if o.revocation is not None]
         review = [o.revocation.id for o in outcomes if o.revocation is not None and o.needs_review]
-    skipped = [r.line for r, o in zip(rows, outcomes, strict=True) if not o.revoked]
+        skipped = [r.line for r, o in zip(rows, outcomes, strict=True) if not o.revoked]
+        return ids, review, skipped
+
+    ids, review, skipped = _store(file, work)
     if as_json:
         cli.print_json(
             {"imported": len(ids), "ids": ids, "not_revocations": skipped, "needs_review": review}

@@ -141,21 +141,19 @@ def import_(
 ) -> None:
     """Import EBR events: every row is checked first; any bad row and nothing is imported."""
     from callwarden import bulk
-    from callwarden.db import transaction
     from callwarden.ebr import service
 
     cli = _cli()
-    data, chosen = bulk.read_input(file, fmt)
-    rows, errors = service.parse_ebr_rows(data, chosen)
-    if errors:
-        bulk.report_rejected(file, bulk.ImportRejected(errors))
-    _, factory = cli.open_db(upgrade_if_empty=True)
-    who = cli.operator()
-    with transaction(factory) as session:
-        events = service.import_events(
-            session=session, rows=rows, actor=who.name, actor_role=who.role.value
-        )
-        ids = [e.id for e in events]
+    rows = bulk.read_checked(file, fmt, service.parse_ebr_rows)
+    ids = bulk.run_cli_import(
+        file,
+        lambda session, who: [
+            e.id
+            for e in service.import_events(
+                session=session, rows=rows, actor=who.name, actor_role=who.role.value
+            )
+        ],
+    )
     if as_json:
         cli.print_json({"imported": len(ids), "ids": ids})
     else:

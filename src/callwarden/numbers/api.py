@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,7 +11,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from callwarden import bulk
-from callwarden.bulk import ImportRejected
 from callwarden.numbers import service
 from callwarden.security.api import get_session, require
 from callwarden.security.roles import Permission
@@ -100,6 +100,27 @@ def _route(request: Request) -> str:
     return f"{request.method} {request.url.path}"
 
 
+def _import(
+    importer: Callable[..., service.ImportReport],
+    request: Request,
+    principal: Principal,
+    session: Session,
+    body: bytes,
+    source: str | None,
+    fmt: str | None,
+) -> Any:
+    return bulk.report_answer(
+        lambda: importer(
+            session=session,
+            data=body,
+            fmt=bulk.body_format(request, fmt),
+            source=source,
+            actor=principal.name,
+            actor_role=principal.role.value,
+        )
+    )
+
+
 @router.post("/numbers/line-types", status_code=status.HTTP_201_CREATED, response_model=LineTypeOut)
 def line_type_add(
     body: LineTypeIn,
@@ -131,18 +152,7 @@ def line_types_import(
     format: Annotated[str | None, Query(description=FORMAT_HELP)] = None,
 ) -> Any:
     """Import line types from a CSV, JSON-lines or JSON-list body: all rows or none."""
-    try:
-        report = service.import_line_types(
-            session=session,
-            data=body,
-            fmt=bulk.body_format(request, format),
-            source=source,
-            actor=principal.name,
-            actor_role=principal.role.value,
-        )
-    except ImportRejected as exc:
-        return bulk.rejected_response(exc)
-    return report.as_dict()
+    return _import(service.import_line_types, request, principal, session, body, source, format)
 
 
 @router.post("/numbers/locations", status_code=status.HTTP_201_CREATED, response_model=LocationOut)
@@ -178,18 +188,7 @@ def locations_import(
     format: Annotated[str | None, Query(description=FORMAT_HELP)] = None,
 ) -> Any:
     """Import customer locations from a CSV, JSON-lines or JSON-list body: all rows or none."""
-    try:
-        report = service.import_locations(
-            session=session,
-            data=body,
-            fmt=bulk.body_format(request, format),
-            source=source,
-            actor=principal.name,
-            actor_role=principal.role.value,
-        )
-    except ImportRejected as exc:
-        return bulk.rejected_response(exc)
-    return report.as_dict()
+    return _import(service.import_locations, request, principal, session, body, source, format)
 
 
 @router.post("/numbers/locations/remove", response_model=LocationOut)

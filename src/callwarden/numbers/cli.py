@@ -28,18 +28,12 @@ def _cli() -> Any:
     return cli
 
 
-def run_import(path: Path, work: Callable[[Any], Any], *, as_json: bool) -> None:
-    """Run one all-or-nothing import in a transaction; list every bad row on stderr if any."""
+def run_import(path: Path, work: Callable[[Any, Any], Any], *, as_json: bool) -> None:
+    """Run `work(session, operator)` as one all-or-nothing import and print its report."""
     from callwarden import bulk
-    from callwarden.db import transaction
 
     cli = _cli()
-    _, factory = cli.open_db(upgrade_if_empty=True)
-    try:
-        with transaction(factory) as session:
-            report = work(session)
-    except bulk.ImportRejected as exc:
-        bulk.report_rejected(path, exc, as_json=as_json)
+    report = bulk.run_cli_import(path, work, as_json=as_json)
     if as_json:
         cli.print_json(report.as_dict())
     else:
@@ -47,6 +41,26 @@ def run_import(path: Path, work: Callable[[Any], Any], *, as_json: bool) -> None
             f"imported {path.name}: {report.rows:,} rows, {report.added:,} added, "
             f"{report.duplicates:,} already recorded"
         )
+
+
+def _import_file(
+    file: Path, fmt: str | None, importer: Callable[..., Any], source: str | None, as_json: bool
+) -> None:
+    from callwarden import bulk
+
+    data, chosen = bulk.read_input(file, fmt)
+    run_import(
+        file,
+        lambda session, who: importer(
+            session=session,
+            data=data,
+            fmt=chosen,
+            source=source,
+            actor=who.name,
+            actor_role="operator",
+        ),
+        as_json=as_json,
+    )
 
 
 @app.command("line-type")
@@ -97,23 +111,9 @@ def line_types_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Import line types (number, line_type, source, as_of): all rows or none."""
-    from callwarden import bulk
     from callwarden.numbers import service
 
-    data, chosen = bulk.read_input(file, fmt)
-    who = _cli().operator()
-    run_import(
-        file,
-        lambda session: service.import_line_types(
-            session=session,
-            data=data,
-            fmt=chosen,
-            source=source,
-            actor=who.name,
-            actor_role="operator",
-        ),
-        as_json=as_json,
-    )
+    _import_file(file, fmt, service.import_line_types, source, as_json)
 
 
 @app.command("location")
@@ -171,23 +171,9 @@ def locations_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Import customer locations (number, country, state, zip, kind, source): all or none."""
-    from callwarden import bulk
     from callwarden.numbers import service
 
-    data, chosen = bulk.read_input(file, fmt)
-    who = _cli().operator()
-    run_import(
-        file,
-        lambda session: service.import_locations(
-            session=session,
-            data=data,
-            fmt=chosen,
-            source=source or file.name,
-            actor=who.name,
-            actor_role="operator",
-        ),
-        as_json=as_json,
-    )
+    _import_file(file, fmt, service.import_locations, source or file.name, as_json)
 
 
 @app.command("location-remove")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -340,31 +340,59 @@ def import_line_types(
         read.errors,
         lambda _line, r: parse_line_type_row(r, source=source, now=now),
     )
-    existing = _existing_line_types(session, items)
-    seen = set(existing)
+    return _store_new(
+        session,
+        items,
+        set(_existing_line_types(session, items)),
+        lambda it: _line_type_key(it.number, it.line_type, it.source, it.as_of),
+        lambda it: {
+            "number": it.number,
+            "line_type": it.line_type,
+            "source": it.source,
+            "as_of": it.as_of,
+            "recorded_at": now,
+            "recorded_by": actor,
+        },
+        LineTypeRecord,
+        "line_type",
+        "line_types",
+        data=data,
+        source=source,
+        actor=actor,
+        actor_role=actor_role,
+    )
+
+
+def _store_new(
+    session: Session,
+    items: Sequence[T],
+    seen: set[tuple[Any, ...]],
+    key: Callable[[T], tuple[Any, ...]],
+    values: Callable[[T], dict[str, Any]],
+    model: type[LineTypeRecord] | type[CustomerLocation],
+    fact: str,
+    kind: str,
+    *,
+    data: bytes | str,
+    source: str | None,
+    actor: str,
+    actor_role: str,
+) -> ImportReport:
+    """Insert the items not already stored (by `key`), note the change, audit the import."""
     new: list[dict[str, Any]] = []
     for it in items:
-        key = _line_type_key(it.number, it.line_type, it.source, it.as_of)
-        if key in seen:
+        k = key(it)
+        if k in seen:
             continue
-        seen.add(key)
-        new.append(
-            {
-                "number": it.number,
-                "line_type": it.line_type,
-                "source": it.source,
-                "as_of": it.as_of,
-                "recorded_at": now,
-                "recorded_by": actor,
-            }
-        )
+        seen.add(k)
+        new.append(values(it))
     if new:
-        session.execute(insert(LineTypeRecord), new)
-        changes.note(session, "line_type", [r["number"] for r in new])
-    report = ImportReport("line_types", len(items), len(new), len(items) - len(new), digest(data))
+        session.execute(insert(model), new)
+        changes.note(session, fact, [r["number"] for r in new])
+    report = ImportReport(kind, len(items), len(new), len(items) - len(new), digest(data))
     audit.record(
         session=session,
-        type="numbers.line_types.imported",
+        type=f"numbers.{kind}.imported",
         actor=actor,
         actor_role=actor_role,
         subject=f"import:{source or 'file'}"[:200],
@@ -475,38 +503,29 @@ def import_locations(
         lambda _line, r: parse_location_row(r, source=source or "import"),
     )
     now = utcnow()
-    seen = set(_existing_locations(session, items))
-    new: list[dict[str, Any]] = []
-    for it in items:
-        key = _location_key(it.number, it.country, it.state, it.zip, it.kind)
-        if key in seen:
-            continue
-        seen.add(key)
-        new.append(
-            {
-                "number": it.number,
-                "country": it.country,
-                "state": it.state,
-                "zip": it.zip,
-                "kind": it.kind,
-                "source": it.source,
-                "recorded_at": now,
-                "recorded_by": actor,
-            }
-        )
-    if new:
-        session.execute(insert(CustomerLocation), new)
-        changes.note(session, "location", [r["number"] for r in new])
-    report = ImportReport("locations", len(items), len(new), len(items) - len(new), digest(data))
-    audit.record(
-        session=session,
-        type="numbers.locations.imported",
+    return _store_new(
+        session,
+        items,
+        set(_existing_locations(session, items)),
+        lambda it: _location_key(it.number, it.country, it.state, it.zip, it.kind),
+        lambda it: {
+            "number": it.number,
+            "country": it.country,
+            "state": it.state,
+            "zip": it.zip,
+            "kind": it.kind,
+            "source": it.source,
+            "recorded_at": now,
+            "recorded_by": actor,
+        },
+        CustomerLocation,
+        "location",
+        "locations",
+        data=data,
+        source=source,
         actor=actor,
         actor_role=actor_role,
-        subject=f"import:{source or 'file'}"[:200],
-        body=report.as_dict(),
     )
-    return report
 
 
 def _location_key(

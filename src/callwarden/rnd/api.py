@@ -106,8 +106,8 @@ def results_import(
 ) -> Any:
     """Import an RND results file (CSV, JSON lines or a JSON list): all rows or none."""
     when = bulk.instant(queried_at, "queried_at", required=False)
-    try:
-        report = service.import_results(
+    return bulk.report_answer(
+        lambda: service.import_results(
             session=session,
             data=body,
             fmt=bulk.body_format(request, format),
@@ -116,9 +116,7 @@ def results_import(
             actor=principal.name,
             actor_role=principal.role.value,
         )
-    except ImportRejected as exc:
-        return bulk.rejected_response(exc)
-    return report.as_dict()
+    )
 
 
 @router.get("/rnd/results", response_model=list[RndResultOut])

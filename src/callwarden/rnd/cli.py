@@ -40,10 +40,9 @@ def import_file(
 
     when = bulk.instant(queried_at, "queried_at", required=False)
     data, chosen = bulk.read_input(file, fmt)
-    who = _cli().operator()
     run_import(
         file,
-        lambda session: service.import_results(
+        lambda session, who: service.import_results(
             session=session,
             data=data,
             fmt=chosen,
