@@ -20,6 +20,8 @@ from callwarden.logging import get_logger
 
 log = get_logger("callwarden.audit")
 
+SEQUENCE_BATCH = 256
+
 
 _EVENTS_TABLE: Table = AuditEvent.__table__  # type: ignore[assignment]
 
@@ -356,9 +358,14 @@ class AuditWriter:
                 self._sequence_every is not None
                 and now - self._last_sequence >= self._sequence_every
             ):
-                with self._factory() as session:
-                    audit_log.integrate(session)
-                    session.commit()
+                # Small batches, one transaction each: sequencing holds the write lock, and
+                # decisions waiting to commit should wait for a few hundred events at most.
+                while True:
+                    with self._factory() as session:
+                        done = audit_log.integrate(session, max_batch=SEQUENCE_BATCH)
+                        session.commit()
+                    if done < SEQUENCE_BATCH:
+                        break
                 self._last_sequence = now
             if (
                 self._checkpoint_every is not None
