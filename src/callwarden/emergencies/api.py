@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
+from callwarden import bulk
 from callwarden.emergencies import service
 from callwarden.security.api import get_session, require
 from callwarden.security.roles import Permission
@@ -151,3 +153,55 @@ def registration_list(
     """Recorded registrations, by seller and jurisdiction."""
     rows = service.list_registrations(session=session, seller=seller, jurisdiction=jurisdiction)
     return [service.registration_view(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class _Imported:
+    count: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"imported": self.count}
+
+
+def _import(work: Any) -> Any:
+    return bulk.report_answer(lambda: _Imported(work()))
+
+
+@router.post("/emergencies/imports")
+def import_emergencies(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.EMERGENCIES_WRITE))],
+    session: Annotated[Session, Depends(get_session)],
+    body: Annotated[bytes, Depends(bulk.raw_body)],
+    format: Annotated[str | None, Query(description="csv, jsonl or json")] = None,
+) -> Any:
+    """Record every emergency of a CSV/JSON-lines body, or none (422 lists every bad row)."""
+    return _import(
+        lambda: service.import_emergencies(
+            session=session,
+            data=body,
+            fmt=bulk.body_format(request, format),
+            actor=principal.name,
+            actor_role=principal.role.value,
+        )
+    )
+
+
+@router.post("/registrations/imports")
+def import_registrations(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.REGISTRATIONS_WRITE))],
+    session: Annotated[Session, Depends(get_session)],
+    body: Annotated[bytes, Depends(bulk.raw_body)],
+    format: Annotated[str | None, Query(description="csv, jsonl or json")] = None,
+) -> Any:
+    """Record every registration of a CSV/JSON-lines body, or none (422 lists every bad row)."""
+    return _import(
+        lambda: service.import_registrations(
+            session=session,
+            data=body,
+            fmt=bulk.body_format(request, format),
+            actor=principal.name,
+            actor_role=principal.role.value,
+        )
+    )

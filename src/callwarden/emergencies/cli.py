@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -209,3 +210,44 @@ def registration_list(
         cli.console.print("no registrations recorded")
     for v in views:
         cli.console.print(f"#{v['id']} {_reg_line(v)}", highlight=False)
+
+
+def _import_file(file: Path, fmt: str | None, importer: Any, as_json: bool) -> None:
+    from callwarden import bulk
+
+    data, chosen = bulk.read_input(file, fmt)
+    count = bulk.run_cli_import(
+        file,
+        lambda session, who: importer(
+            session=session, data=data, fmt=chosen, actor=who.name, actor_role="operator"
+        ),
+        as_json=as_json,
+    )
+    if as_json:
+        _cli().print_json({"imported": count})
+    else:
+        _cli().console.print(f"imported {file.name}: {count:,} rows")
+
+
+@app.command("import")
+def emergency_import(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON lines (- for stdin)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or json")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record every emergency of a file (jurisdiction, starts_at, ends_at, description), or none."""
+    from callwarden.emergencies import service
+
+    _import_file(file, fmt, service.import_emergencies, as_json)
+
+
+@registrations_app.command("import")
+def registration_import(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON lines (- for stdin)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or json")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record every registration of a file (seller, jurisdiction, registration_id, valid_from)."""
+    from callwarden.emergencies import service
+
+    _import_file(file, fmt, service.import_registrations, as_json)

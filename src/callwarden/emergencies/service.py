@@ -14,7 +14,7 @@ US and CA the subdivision must exist.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -339,3 +339,57 @@ def _day(value: Any) -> date:
     if not isinstance(value, date):
         raise TypeError(f"not a date: {value!r}")
     return value
+
+
+# -- bulk -------------------------------------------------------------------------------------
+
+EMERGENCY_FIELDS = ("jurisdiction", "starts_at", "ends_at", "description", "reference")
+REGISTRATION_FIELDS = ("seller", "jurisdiction", "registration_id", "valid_from", "valid_to")
+
+
+def _emergency_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    c = bulk.FieldChecks(row)
+    out = {
+        "jurisdiction": c.get("jurisdiction", parse_jurisdiction),
+        "starts_at": c.get("starts_at", bulk.required_instant, "starts_at"),
+        "ends_at": c.get("ends_at", bulk.instant, "ends_at", required=False),
+        "description": c.get("description", bulk.required_text, "description"),
+        "reference": c.get("reference", bulk.text, "reference", max_len=300),
+    }
+    c.done()
+    return out
+
+
+def _registration_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    c = bulk.FieldChecks(row)
+    out = {
+        "seller": c.get("seller", bulk.required_text, "seller"),
+        "jurisdiction": c.get("jurisdiction", parse_jurisdiction),
+        "registration_id": c.get("registration_id", bulk.required_text, "registration_id"),
+        "valid_from": c.get("valid_from", bulk.required_day, "valid_from"),
+        "valid_to": c.get("valid_to", bulk.day, "valid_to", required=False),
+    }
+    c.done()
+    return out
+
+
+def import_emergencies(
+    *, session: Session, data: bytes | str, fmt: str | None = None, actor: str, actor_role: str
+) -> int:
+    """Record every emergency of a file, or none (ImportRejected lists each bad row)."""
+    read = bulk.read_rows(data, fmt, fields=EMERGENCY_FIELDS)
+    rows = bulk.all_or_nothing(read.rows, read.errors, lambda _line, r: _emergency_row(r))
+    for row in rows:
+        add_emergency(session=session, actor=actor, actor_role=actor_role, **row)
+    return len(rows)
+
+
+def import_registrations(
+    *, session: Session, data: bytes | str, fmt: str | None = None, actor: str, actor_role: str
+) -> int:
+    """Record every registration of a file, or none (ImportRejected lists each bad row)."""
+    read = bulk.read_rows(data, fmt, fields=REGISTRATION_FIELDS)
+    rows = bulk.all_or_nothing(read.rows, read.errors, lambda _line, r: _registration_row(r))
+    for row in rows:
+        add_registration(session=session, actor=actor, actor_role=actor_role, **row)
+    return len(rows)
