@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -117,3 +118,87 @@ def test_cached_facts_follow_writes_from_another_engine(
         )
         s.commit()
     assert _decide(gate, at) == {"us-tcpa-wireless-autodialed-consent"}
+
+
+def test_regf_counts_calls_about_the_debt_on_another_number(
+    gate: Gate, session_factory: Any
+) -> None:
+    """us-regf-7-in-7 through the service: calls to another number about the debt count."""
+    from callwarden.calls import service as calls
+
+    day = utcnow().date() + timedelta(days=1)
+    at = datetime(day.year, day.month, day.day, 17, 0, tzinfo=UTC)  # 12:00 in Atlanta
+    other_number = 14045550999
+    with session_factory() as s:
+        calls.reserve_many(
+            session=s,
+            actor="tests",
+            reservations=[
+                calls.Reservation(
+                    decision_id=f"d-{k}",
+                    number=other_number,
+                    at=at - timedelta(hours=6 * (k + 1)),
+                    expires_at=at + timedelta(hours=1),
+                    seller="acme",
+                    campaign=None,
+                    subject=None,
+                    debt_id="D-77",
+                    channel="voice",
+                    purpose="debt_collection",
+                    technology="manual",
+                    caller_id=None,
+                )
+                for k in range(7)
+            ],
+        )
+        s.commit()
+    attempt = Attempt(
+        number=NUMBER,
+        at=at,
+        channel="voice",
+        purpose="debt_collection",
+        technology="manual",
+        seller="acme",
+        debt_id="D-77",
+    )
+    (rec,) = gate.decide_many([attempt], actor="tests", actor_role="dialer")
+    assert {r.rule_id for r in rec.decision.reasons} == {"us-regf-7-in-7"}
+    (other,) = gate.decide_many(
+        [replace(attempt, debt_id="D-78")], actor="tests", actor_role="dialer"
+    )
+    assert other.decision.allowed
+
+
+def test_a_decision_given_up_on_is_never_written() -> None:
+    """A caller that timed out answered deny: its queued batch must not be committed later."""
+    import threading
+    import time
+    from contextlib import nullcontext
+
+    from callwarden.gate.service import DecisionWriter, _Batch
+
+    written: list[str] = []
+    release = threading.Event()
+
+    class SlowGate:
+        session_factory = staticmethod(nullcontext)
+
+        def _write(self, _session: Any, group: list[Any]) -> None:
+            release.wait(5)
+            written.extend(b.actor for b in group)
+
+    def batch(name: str) -> _Batch:
+        return _Batch([], [], name, "dialer", None, False, True, None, utcnow())  # type: ignore[arg-type]
+
+    writer = DecisionWriter(SlowGate(), timeout=0.2)  # type: ignore[arg-type]
+    first = threading.Thread(target=writer.write, args=(batch("first"),))
+    first.start()
+    time.sleep(0.05)  # the writer is now busy with "first"
+    late = batch("late")
+    with pytest.raises(TimeoutError):
+        writer.write(late)
+    assert late.state == "abandoned"
+    release.set()
+    first.join(5)
+    writer.close()
+    assert written == ["first"]

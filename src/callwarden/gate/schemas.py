@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -142,8 +141,3 @@ def decision_out(rec: DecisionRecord) -> dict[str, Any]:
             "proof": f"/v1/audit/events/{rec.audit_event_id}/proof",
         },
     }
-
-
-def when(value: datetime | None) -> str | None:
-    """ISO text of an optional instant."""
-    return value.isoformat() if value else None

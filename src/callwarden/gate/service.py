@@ -29,7 +29,7 @@ from callwarden.db import fetch_all, utcnow
 from callwarden.dnc.runtime import DncRuntime
 from callwarden.ebr import service as ebr
 from callwarden.emergencies import service as emergencies
-from callwarden.errors import NotFound, ValidationFailed
+from callwarden.errors import NotFound
 from callwarden.gate.decide import Attempt, Decision, GateRules, Reason, decide
 from callwarden.gate.facts import (
     CallFact,
@@ -104,6 +104,8 @@ class _Batch:
     bodies: list[str] = field(default_factory=list)  # canonical JSON of each log entry
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    # queued -> writing -> done, or queued -> abandoned (its caller gave up: never written)
+    state: str = "queued"
 
 
 class DecisionWriter:
@@ -120,6 +122,7 @@ class DecisionWriter:
         self._gate = gate
         self._timeout = timeout
         self._queue: queue.Queue[_Batch | None] = queue.Queue()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="gate-writer", daemon=True)
         self._thread.start()
 
@@ -127,7 +130,12 @@ class DecisionWriter:
         """Queue a batch and wait until it is committed (or raise why it was not)."""
         self._queue.put(batch)
         if not batch.done.wait(self._timeout):
-            raise TimeoutError("the decision was not written in time")
+            with self._lock:
+                if batch.state == "queued":
+                    # Never written later: the caller answers deny, so no reservation may exist.
+                    batch.state = "abandoned"
+                    raise TimeoutError("the decision was not written in time")
+            batch.done.wait()  # already being written: its outcome is the answer
         if batch.error is not None:
             raise batch.error
 
@@ -157,6 +165,12 @@ class DecisionWriter:
                 return
 
     def _commit(self, group: list[_Batch]) -> None:
+        with self._lock:
+            group = [b for b in group if b.state != "abandoned"]
+            for b in group:
+                b.state = "writing"
+        if not group:
+            return
         try:
             with self._gate.session_factory() as session:
                 self._gate._write(session, group)
@@ -496,8 +510,8 @@ class Gate:
         *,
         now: datetime,
         known_at: datetime | None = None,
-    ) -> dict[int, NumberFacts]:
-        """Every fact about the attempts' numbers (and debts), as known at `known_at`."""
+    ) -> tuple[dict[int, NumberFacts], dict[str, list[CallFact]]]:
+        """Every fact about the attempts' numbers, as known at `known_at`, and calls by debt."""
         nums = sorted({a.number for a in attempts})
         debts = sorted({a.debt_id for a in attempts if a.debt_id})
         sellers = sorted({a.seller for a in attempts})
@@ -570,7 +584,7 @@ class Gate:
                 emergencies=tuple(active),
                 registrations=tuple(registrations),
             )
-        return out
+        return out, by_debt
 
     @staticmethod
     def _for_attempt(
@@ -609,33 +623,12 @@ class Gate:
         known_at: datetime | None,
         rules: GateRules,
     ) -> list[tuple[Decision, NumberFacts]]:
-        facts = self.load_facts(session, attempts, now=now, known_at=known_at)
-        debts = sorted({a.debt_id for a in attempts if a.debt_id})
-        debt_calls: dict[str, list[CallFact]] = {}
-        for f in facts.values():
-            for c in f.calls:
-                if c.debt_id in debts:
-                    debt_calls.setdefault(c.debt_id, []).append(c)
+        facts, debt_calls = self.load_facts(session, attempts, now=now, known_at=known_at)
         campaigns = sorted({a.campaign for a in attempts if a.campaign})
         # A live decision throttles on the campaign's rate now (kept for a few seconds by the
         # calls domain); a replay recounts the period of the attempt.
         rate_at = now if known_at is None else max(a.at for a in attempts)
         rates = calls.load_campaign_abandonment(session, campaigns, at=rate_at) if campaigns else {}
-        if debts:
-            history = calls.load_history(
-                session,
-                numbers=[],
-                debt_ids=debts,
-                since=min(a.at for a in attempts) - timedelta(days=HISTORY_DAYS),
-                now=now,
-                known_at=known_at,
-            )
-            seen = {c.id for group in debt_calls.values() for c in group}
-            for c in history:
-                assert c.debt_id is not None
-                if c.id not in seen:
-                    seen.add(c.id)
-                    debt_calls.setdefault(c.debt_id, []).append(c)
         out = []
         for a in attempts:
             f = self._for_attempt(a, facts[a.number], debt_calls, rates)
@@ -919,11 +912,3 @@ def _digest(body: Mapping[str, Any] | str) -> str:
     # The hash of the stored event body: an auditor recomputes it from the event itself.
     text = body if isinstance(body, str) else audit.canonical(body)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def validate_seller(seller: str) -> str:
-    """A seller (brand) name as the facts store it."""
-    seller = seller.strip()
-    if not seller or seller == "*":
-        raise ValidationFailed("a seller (brand) name is required", field="seller")
-    return seller
