@@ -2332,3 +2332,15 @@ def test_naive_attempt_time_is_refused() -> None:
     """The gate never guesses a zone for a naive time."""
     with pytest.raises(ValueError):
         decide(attempt(GA, datetime(2026, 11, 18, 12, 0)), facts(GA, T), GATE)
+
+
+def test_rnd_tie_between_no_and_no_data_fails_closed() -> None:
+    """us-fcc-rnd-check: two answers queried at the same moment, "no" and "no data": deny."""
+    at = utc("2026-11-30T17:00:00")
+    given = at - timedelta(days=200)
+    consent_ = pec(given, purposes=("informational",))
+    for order in (("no", "no_data"), ("no_data", "no")):
+        answers = tuple(rnd(consent_, at, result=r, age=timedelta(days=2)) for r in order)
+        f = replace(facts(GA, at), consents=(consent_,), rnd=answers, line_type="wireless")
+        d = decide(attempt(GA, at, purpose="informational", technology="autodialer"), f, GATE)
+        assert codes(d) == {"rnd_no_data"}, order

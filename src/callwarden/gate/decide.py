@@ -697,7 +697,8 @@ def _rnd_reason(
             f"no Reassigned Numbers Database answer for consent date {consent_day} from the "
             f"last {rule.max_result_age_days} days",
         )
-    latest = max(usable, key=lambda r: (r.queried_at, r.consent_date))
+    # the newest answer; on a tie "no data" wins over "no" (fail closed)
+    latest = max(usable, key=lambda r: (r.queried_at, r.consent_date, r.result != "no"))
     # A disconnection is permanent: one "yes" outweighs any later "no data" (or "no").
     if any(r.result == "yes" for r in usable):
         return _reason(
