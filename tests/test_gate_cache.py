@@ -202,3 +202,34 @@ def test_a_decision_given_up_on_is_never_written() -> None:
     first.join(5)
     writer.close()
     assert written == ["first"]
+
+
+def test_two_processes_starting_at_once_store_the_packs_once(
+    settings: Settings, session_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start that loses the race to store pack revisions reads them instead of failing."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import IntegrityError
+
+    from callwarden.gate import service as gate_service
+    from callwarden.gate.models import RulePackRevision
+
+    real = gate_service.store_pack_revisions
+    calls: list[int] = []
+
+    def racing(session: Any, ruleset: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            with session_factory() as other:  # the other process commits first
+                real(other, ruleset)
+                other.commit()
+            raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+        real(session, ruleset)
+
+    monkeypatch.setattr(gate_service, "store_pack_revisions", racing)
+    rt = DncRuntime(settings=settings, session_factory=session_factory)
+    gate = Gate(settings=settings, session_factory=session_factory, dnc=rt)
+    assert len(calls) == 2
+    with session_factory() as s:
+        stored = s.scalar(select(func.count()).select_from(RulePackRevision))
+    assert stored == len(gate.rules.ruleset.packs)

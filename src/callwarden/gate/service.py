@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callwarden.audit import service as audit
@@ -411,9 +412,17 @@ class Gate:
         self._slow: dict[int, _SlowFacts] = {}
         self._changed: dict[int, int] = {}
         self._sellers: dict[str, tuple[RegistrationFact, ...]] = {}
-        with session_factory() as session:
-            store_pack_revisions(session, ruleset)
-            session.commit()
+        for tries_left in (2, 1, 0):
+            try:
+                with session_factory() as session:
+                    store_pack_revisions(session, ruleset)
+                    session.commit()
+                break
+            except IntegrityError:
+                # another process starting at the same moment stored the same revision first;
+                # the next pass reads it and checks that its text is the same
+                if not tries_left:
+                    raise
 
     # -- facts --------------------------------------------------------------------------
 
