@@ -212,7 +212,7 @@ def in_process(
         for rnd_ in range(2):
             for n in working:
                 t0 = time.perf_counter()
-                rt.sync(session)
+                gate.sync(session)
                 gate._evaluate(
                     session, [_attempt(n, at)], now=utcnow(), known_at=None, rules=gate.rules
                 )

@@ -233,3 +233,43 @@ def test_two_processes_starting_at_once_store_the_packs_once(
     with session_factory() as s:
         stored = s.scalar(select(func.count()).select_from(RulePackRevision))
     assert stored == len(gate.rules.ruleset.packs)
+
+
+def test_emergency_recorded_elsewhere_applies_to_the_next_decision(gate: Gate, other: Any) -> None:
+    """us-la-emergency-ban: cached emergencies follow a declaration and its end."""
+    from callwarden.emergencies import service as emergencies
+
+    day = utcnow().date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    at = datetime(day.year, day.month, day.day, 17, 0, tzinfo=UTC)  # 11:00 in New Orleans
+    attempt = Attempt(
+        number=15045550123,
+        at=at,
+        channel="voice",
+        purpose="telemarketing",
+        technology="manual",
+        seller="acme",
+        caller_id="+14045550199",
+    )
+
+    def rule_ids() -> set[str]:
+        (rec,) = gate.decide_many([attempt], actor="tests", actor_role="dialer")
+        return {r.rule_id for r in rec.decision.reasons}
+
+    assert "us-la-emergency-ban" not in rule_ids()
+    with other() as s:
+        row = emergencies.add_emergency(
+            session=s,
+            jurisdiction="US-LA",
+            starts_at=utcnow() - timedelta(hours=1),
+            description="Hurricane",
+            **WHO,
+        )
+        s.commit()
+        emergency_id = row.id
+    assert "us-la-emergency-ban" in rule_ids()
+    with other() as s:
+        emergencies.end_emergency(session=s, emergency_id=emergency_id, at=utcnow(), **WHO)
+        s.commit()
+    assert "us-la-emergency-ban" not in rule_ids()

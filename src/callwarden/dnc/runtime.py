@@ -136,10 +136,12 @@ class _State:
     generation: int
 
 
-_SYNC_SQL = (
-    "SELECT (SELECT generation FROM dnc_sync WHERE id = 1),"
-    " (SELECT max(seq) FROM dnc_internal_events)"
+# The two change markers a process compares with what it holds; other per-process caches
+# (the gate's) read them in the same statement so a decision costs one round trip.
+SYNC_MARKERS = (
+    "(SELECT generation FROM dnc_sync WHERE id = 1), (SELECT max(seq) FROM dnc_internal_events)"
 )
+_SYNC_SQL = "SELECT " + SYNC_MARKERS
 
 
 class DncRuntime:
@@ -175,17 +177,21 @@ class DncRuntime:
         try:
             # one round trip: this runs before every lookup of every process
             row = fetch_all(s, _SYNC_SQL)[0]
-            generation, seq = row[0] or 0, row[1] or 0
-            if generation == self._state.generation and seq == self._internal_seq:
-                return
-            with self._lock:
-                if generation != self._state.generation:
-                    self._reload_lists(s, generation)
-                if seq != self._internal_seq:
-                    self._apply_internal_events(s)
+            self.catch_up(s, row[0], row[1])
         finally:
             if own:
                 s.close()
+
+    def catch_up(self, session: Session, generation: int | None, seq: int | None) -> None:
+        """Reload what changed since the markers this process last saw (read by the caller)."""
+        generation, seq = generation or 0, seq or 0
+        if generation == self._state.generation and seq == self._internal_seq:
+            return
+        with self._lock:
+            if generation != self._state.generation:
+                self._reload_lists(session, generation)
+            if seq != self._internal_seq:
+                self._apply_internal_events(session)
 
     def _reload_lists(self, s: Session, generation: int) -> None:
         current = {lst.key: lst for lst in self._state.lists}

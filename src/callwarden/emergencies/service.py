@@ -186,15 +186,15 @@ def _active(starts_at: datetime, ends_at: datetime | None, at: datetime) -> bool
 
 
 def load_emergencies(
-    session: Session, *, at: datetime, known_at: datetime | None = None
+    session: Session, *, at: datetime | None, known_at: datetime | None = None
 ) -> list[EmergencyFact]:
-    """Emergencies active at `at` (starts_at <= at < ends_at, or no end), oldest start first.
+    """Emergencies active at `at` (starts_at <= at < ends_at, or no end; None: all), oldest first.
 
     With ``known_at``, only emergencies recorded by then count (replay). Ending an emergency
     updates its row, so a replay sees an end recorded after ``known_at`` when that end lies
     before ``at`` (an end back-dated after the decision).
     """
-    at = _aware(at, "at")
+    at = _aware(at, "at") if at is not None else None
     rows = fetch_all(
         session,
         "SELECT id, jurisdiction, starts_at, ends_at, description, recorded_at FROM emergencies",
@@ -204,7 +204,7 @@ def load_emergencies(
         if known_at is not None and instant(recorded) > known_at:
             continue
         start, end = instant(starts), (instant(ends) if ends is not None else None)
-        if _active(start, end, at):
+        if at is None or _active(start, end, at):
             out.append(EmergencyFact(int(row_id), str(code), start, end, str(text)))
     out.sort(key=lambda e: (e.starts_at, e.id))
     return out

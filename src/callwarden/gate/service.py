@@ -27,7 +27,7 @@ from callwarden.calls import service as calls
 from callwarden.config import Settings
 from callwarden.consent import service as consent
 from callwarden.db import fetch_all, utcnow
-from callwarden.dnc.runtime import DncRuntime
+from callwarden.dnc.runtime import SYNC_MARKERS, DncRuntime
 from callwarden.ebr import service as ebr
 from callwarden.emergencies import service as emergencies
 from callwarden.errors import NotFound
@@ -54,6 +54,8 @@ from callwarden.rules.models import RulePack, RulePackError, RuleSet, load_packs
 log = get_logger("callwarden.gate")
 
 DECISION_EVENT = "gate.decision"
+# The DNC runtime's change markers and the fact-change feed in one round trip.
+_SYNC_SQL = "SELECT " + SYNC_MARKERS + ", (SELECT max(id) FROM fact_changes)"
 REPLAY_EVENT = "gate.replay"
 # The longest window any cap looks back over (Reg F 7 days, prerecorded 30 days), plus slack
 # for local-date windows.
@@ -412,6 +414,8 @@ class Gate:
         self._slow: dict[int, _SlowFacts] = {}
         self._changed: dict[int, int] = {}
         self._sellers: dict[str, tuple[RegistrationFact, ...]] = {}
+        self._emergencies: tuple[EmergencyFact, ...] | None = None
+        self._epoch_global = 0  # bumped when a fact about no one number changes
         for tries_left in (2, 1, 0):
             try:
                 with session_factory() as session:
@@ -426,10 +430,14 @@ class Gate:
 
     # -- facts --------------------------------------------------------------------------
 
-    def _sync_cache(self, session: Session) -> None:
-        # One indexed max(id): has any process changed a cached fact since our last look?
-        ((latest,),) = fetch_all(session, "SELECT max(id) FROM fact_changes")
-        latest = latest or 0
+    def sync(self, session: Session) -> None:
+        """Catch up with every change made by any process: one statement per decision."""
+        ((generation, seq, latest),) = fetch_all(session, _SYNC_SQL)
+        self.dnc.catch_up(session, generation, seq)
+        self._sync_cache(session, latest or 0)
+
+    def _sync_cache(self, session: Session, latest: int) -> None:
+        # fact_changes' max(id) moved: evict the numbers changed since our last look
         with self._cache_lock:
             if latest <= self._cache_seq:
                 return
@@ -441,11 +449,15 @@ class Gate:
             if len(rows) > 10_000:  # a bulk import: start afresh
                 self._slow.clear()
                 self._sellers.clear()
+                self._emergencies = None
+                self._epoch_global += 1
                 self._changed.clear()
                 self._epoch += 1
             for change_id, number in rows:
                 if number is None:
                     self._sellers.clear()
+                    self._emergencies = None
+                    self._epoch_global += 1
                 else:
                     self._slow.pop(number, None)
                     self._changed[number] = change_id
@@ -461,7 +473,6 @@ class Gate:
         """Consents, revocations, EBR, RND, line type, locations: cached until they change."""
         if known_at is not None:  # a replay reads the past, never the cache
             return self._load_slow(session, nums, known_at)
-        self._sync_cache(session)
         seq, epoch = self._cache_seq, self._epoch
         out = {n: f for n in nums if (f := self._slow.get(n)) is not None}
         missing = [n for n in nums if n not in out]
@@ -512,6 +523,27 @@ class Gate:
                     self._sellers[seller] = tuple(r for r in found if r.seller == seller)
         return [r for s in sellers for r in self._sellers.get(s, ())]
 
+    def _emergencies_between(
+        self, session: Session, earliest: datetime, latest: datetime, known_at: datetime | None
+    ) -> list[EmergencyFact]:
+        if known_at is not None:
+            every = emergencies.load_emergencies(session, at=None, known_at=known_at)
+        else:
+            cached = self._emergencies
+            if cached is None:
+                epoch = self._epoch_global
+                cached = tuple(emergencies.load_emergencies(session, at=None))
+                with self._cache_lock:
+                    if self._epoch_global == epoch:  # no change seen while we read
+                        self._emergencies = cached
+            every = list(cached)
+        # those in force at some moment of the attempts: decide checks each attempt's time
+        return [
+            e
+            for e in every
+            if e.starts_at <= latest and (e.ends_at is None or e.ends_at > earliest)
+        ]
+
     def load_facts(
         self,
         session: Session,
@@ -535,14 +567,7 @@ class Gate:
             now=now,
             known_at=known_at,
         )
-        active = emergencies.load_emergencies(session, at=latest, known_at=known_at)
-        if earliest != latest:
-            seen = {e.id for e in active}
-            active += [
-                e
-                for e in emergencies.load_emergencies(session, at=earliest, known_at=known_at)
-                if e.id not in seen
-            ]
+        active = self._emergencies_between(session, earliest, latest, known_at)
         registrations = self._registrations(session, sellers, known_at)
         by_number: dict[int, list[CallFact]] = {}
         by_debt: dict[str, list[CallFact]] = {}
@@ -692,7 +717,7 @@ class Gate:
         replay = known_at is not None or revisions is not None
         reserve = reserve and not replay
         try:
-            self.dnc.sync(session)
+            self.sync(session)
             rules = self._rules_for(session, revisions)
             results = self._evaluate(session, attempts, now=now, known_at=known_at, rules=rules)
             # End the read transaction: on SQLite the write below must begin a fresh one.
