@@ -26,6 +26,7 @@ __all__ = [
     "GateRules",
     "Obligation",
     "Reason",
+    "Selection",
     "decide",
 ]
 
@@ -98,6 +99,35 @@ def _builtin(code: str, message: str, citation: str) -> Reason:
 # --- Rule selection ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The rules that apply to one shape of attempt, prepared once and cached."""
+
+    rules: tuple[Rule, ...]
+    by_kind: dict[RuleKind, tuple[Rule, ...]]
+    hours: tuple[Rule, ...]
+    ids: tuple[str, ...]
+    reach_all: bool  # a revocation reaches every message of the caller (revoke-all in force)
+    lift_tokens: frozenset[str]  # every lifted_by token any selected rule knows
+
+
+def _prepare(rules: Sequence[Rule]) -> Selection:
+    by_kind: dict[RuleKind, list[Rule]] = {}
+    for rule in rules:
+        by_kind.setdefault(rule.kind, []).append(rule)
+    return Selection(
+        rules=tuple(rules),
+        by_kind={k: tuple(v) for k, v in by_kind.items()},
+        hours=tuple(r for r in rules if r.kind in HOURS_KINDS),
+        ids=tuple(r.id for r in rules),
+        reach_all=any(
+            r.revocation is not None and r.revocation.reach == "all"
+            for r in by_kind.get(RuleKind.REVOCATION, ())
+        ),
+        lift_tokens=frozenset(t for r in rules for t in r.lifted_by),
+    )
+
+
 class GateRules:
     """A rule set prepared for the gate: rules grouped by jurisdiction, selection cached."""
 
@@ -127,7 +157,7 @@ class GateRules:
         channel: str,
         technology: str,
         line_type: str | None,
-    ) -> tuple[Rule, ...]:
+    ) -> Selection:
         keys = ["*", *countries]
         keys += [f"{c}-{s}" for c in countries for s in states]
         out = []
@@ -145,7 +175,7 @@ class GateRules:
                 if not any(rule.in_force_on(d) for d in days):
                     continue
                 out.append(rule)
-        return tuple(out)
+        return _prepare(out)
 
 
 # --- EBR -----------------------------------------------------------------------------------
@@ -292,12 +322,6 @@ def _cap_count(rule: Rule, calls: Iterable[CallFact], a: Attempt, zones: Sequenc
 # --- The decision --------------------------------------------------------------------------
 
 
-def _local_dates(at: datetime, zones: Sequence[str]) -> tuple[date, ...]:
-    days = {at.astimezone(UTC).date()}
-    days.update(at.astimezone(_zone(z)).date() for z in zones)
-    return tuple(sorted(days))
-
-
 def _reason(gr: GateRules, rule: Rule, code: str, message: str, zone: str | None = None) -> Reason:
     return Reason(
         code=code,
@@ -334,7 +358,9 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules) -> Decision:
         )
 
     loc = candidate_locations(a.number, facts.locations)
-    days = _local_dates(a.at, loc.zones)
+    local_at = {z: a.at.astimezone(_zone(z)) for z in loc.zones}
+    zone_days = {t.date() for t in local_at.values()}
+    days = tuple(sorted(zone_days | {a.at.astimezone(UTC).date()}))
     covered = [c for c in loc.countries if c in gr.countries]
     if not covered:
         reasons.append(
@@ -346,21 +372,20 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules) -> Decision:
                 "rules.md §0.2 (fail closed)",
             )
         )
-    rules = gr.select(
+    selected = gr.select(
         days, tuple(covered), loc.states, a.purpose, a.channel, a.technology, facts.line_type
     )
+    by_kind, reach_all = selected.by_kind, selected.reach_all
     # the called party's candidate dates (UTC only when no zone is known)
-    local_days = sorted({a.at.astimezone(_zone(z)).date() for z in loc.zones}) or [
-        a.at.astimezone(UTC).date()
-    ]
+    local_days = sorted(zone_days) or [a.at.astimezone(UTC).date()]
     first, last = local_days[0], local_days[-1]
-    ebr = _live_ebr(facts.ebr, facts, a.seller, first, last, covered)
-    purchase = _live_ebr(
-        facts.ebr, facts, a.seller, first, last, covered, frozenset({"purchase", "transaction"})
-    )
-    reach_all = any(
-        r.kind is RuleKind.REVOCATION and r.revocation is not None and r.revocation.reach == "all"
-        for r in rules
+    ebr = _live_ebr(facts.ebr, facts, a.seller, first, last, covered) if facts.ebr else None
+    purchase = (
+        _live_ebr(
+            facts.ebr, facts, a.seller, first, last, covered, frozenset({"purchase", "transaction"})
+        )
+        if ebr is not None and "ebr_purchase" in selected.lift_tokens
+        else None
     )
     consents = _consents(a, facts, reach_all)
     lifts: set[str] = set()
@@ -374,9 +399,6 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules) -> Decision:
         lifts.add("prior_express_consent")
 
     consent_used: ConsentFact | None = None
-    by_kind: dict[RuleKind, list[Rule]] = {}
-    for rule in rules:
-        by_kind.setdefault(rule.kind, []).append(rule)
 
     def lifted(rule: Rule) -> bool:
         return bool(rule.lifted_by & lifts)
@@ -486,7 +508,7 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules) -> Decision:
         )
 
     # (6) hours, days, holidays (every candidate zone), emergencies
-    hours_rules = [r for r in rules if r.kind in HOURS_KINDS]
+    hours_rules = selected.hours
     if hours_rules:
         # rules are already selected for every covered country and candidate state
         for v in evaluate_selected(hours_rules, at=a.at, zones=loc.zones, consents=lifts):
@@ -639,7 +661,7 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules) -> Decision:
     retry_at = None
     if reasons and all(r.code in _HOURS_CODES.values() for r in reasons):
         retry_at = next_allowed_selected(hours_rules, after=a.at, zones=loc.zones, consents=lifts)
-    local_times = tuple((z, a.at.astimezone(_zone(z)).isoformat()) for z in loc.zones)
+    local_times = tuple((z, t.isoformat()) for z, t in local_at.items())
     return Decision(
         allowed=not reasons,
         reasons=tuple(reasons),
@@ -647,7 +669,7 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules) -> Decision:
         obligations=tuple(obligations) if not reasons else (),
         locations=loc,
         local_times=local_times,
-        rules_applied=tuple(r.id for r in rules),
+        rules_applied=selected.ids,
         consent_id=consent_used.id if consent_used else None,
         ebr_id=ebr.id if ebr else None,
         retry_at=retry_at,
