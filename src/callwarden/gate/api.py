@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from callwarden.audit import service as audit
 from callwarden.errors import NotFound
-from callwarden.gate.schemas import AttemptIn, BatchIn, decision_out
+from callwarden.gate.schemas import AttemptIn, BatchIn, decision_out, reason_out
 from callwarden.gate.service import DECISION_EVENT, REPLAY_EVENT, Gate, internal_error_decision
 from callwarden.logging import get_logger
 from callwarden.security.api import get_session, require
@@ -20,6 +20,7 @@ from callwarden.security.service import Principal
 
 router = APIRouter(prefix="/v1", tags=["gate"])
 log = get_logger("callwarden.gate")
+FAILED = "internal error; see the service log"
 
 
 def _json(body: dict[str, Any]) -> Response:
@@ -61,15 +62,7 @@ def _decide(
                 "decision": "deny",
                 "number": "+" + str(a.number),
                 "reasons": [
-                    {
-                        "code": r.code,
-                        "message": r.message,
-                        "citation": r.citation,
-                        "rule_id": r.rule_id,
-                        "rule_version": r.revision,
-                        "confidence": r.confidence,
-                        "zone": None,
-                    }
+                    reason_out(r)
                     for r in internal_error_decision(
                         a, "internal error; see the service log"
                     ).reasons

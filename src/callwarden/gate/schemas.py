@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from callwarden import phone
 from callwarden.db import utcnow
-from callwarden.gate.decide import Attempt
+from callwarden.gate.decide import Attempt, Reason
 from callwarden.gate.service import DecisionRecord
 
 Channel = Literal["voice", "sms", "email"]
@@ -83,6 +83,19 @@ class BatchIn(BaseModel):
     attempts: list[AttemptIn] = Field(min_length=1, max_length=10_000)
 
 
+def reason_out(r: Reason) -> dict[str, Any]:
+    """The API/CLI shape of one reason."""
+    return {
+        "code": r.code,
+        "message": r.message,
+        "citation": r.citation,
+        "rule_id": r.rule_id,
+        "rule_version": r.revision,
+        "confidence": r.confidence,
+        "zone": r.zone,
+    }
+
+
 def decision_out(rec: DecisionRecord) -> dict[str, Any]:
     """The API/CLI shape of one decision."""
     d = rec.decision
@@ -91,18 +104,7 @@ def decision_out(rec: DecisionRecord) -> dict[str, Any]:
         "decision": "allow" if d.allowed else "deny",
         "number": "+" + str(rec.attempt.number),
         "at": rec.attempt.at.isoformat(),
-        "reasons": [
-            {
-                "code": r.code,
-                "message": r.message,
-                "citation": r.citation,
-                "rule_id": r.rule_id,
-                "rule_version": r.revision,
-                "confidence": r.confidence,
-                "zone": r.zone,
-            }
-            for r in d.reasons
-        ],
+        "reasons": [reason_out(r) for r in d.reasons],
         "obligations": [
             {"code": o.code, "message": o.message, "citation": o.citation, "rule_id": o.rule_id}
             for o in d.obligations

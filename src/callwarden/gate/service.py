@@ -13,7 +13,7 @@ import json
 import queue
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -45,6 +45,7 @@ from callwarden.gate.facts import (
     RevocationFact,
     RndFact,
 )
+from callwarden.gate.locations import Locations
 from callwarden.gate.models import RulePackRevision
 from callwarden.logging import get_logger
 from callwarden.numbers import service as numbers
@@ -76,6 +77,29 @@ class DecisionRecord:
     reservation_expires_at: datetime | None
     audit_event_id: int | None
     audit_sha256: str | None
+
+
+class _CallIndex:
+    """Call history grouped by number and by debt: an attempt counts both (Reg F is per debt)."""
+
+    def __init__(self, calls_: Iterable[CallFact] = ()) -> None:
+        self.by_number: dict[int, list[CallFact]] = {}
+        self.by_debt: dict[str, list[CallFact]] = {}
+        for c in calls_:
+            self.add(c)
+
+    def add(self, c: CallFact) -> None:
+        """Index one call (placed, reserved, or held earlier in the same group)."""
+        self.by_number.setdefault(c.number, []).append(c)
+        if c.debt_id:
+            self.by_debt.setdefault(c.debt_id, []).append(c)
+
+    def for_attempt(self, a: Attempt) -> tuple[CallFact, ...]:
+        """The calls to the attempt's number and about its debt, each once."""
+        mine = {c.id: c for c in self.by_number.get(a.number, ())}
+        if a.debt_id:
+            mine.update((c.id, c) for c in self.by_debt.get(a.debt_id, ()))
+        return tuple(mine.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +215,6 @@ class DecisionWriter:
 
 def internal_error_decision(attempt: Attempt, message: str) -> Decision:
     """A fail-closed deny for an attempt the gate could not evaluate."""
-    from callwarden.gate.locations import Locations
-
     reason = Reason(
         "internal_error",
         message,
@@ -551,8 +573,8 @@ class Gate:
         *,
         now: datetime,
         known_at: datetime | None = None,
-    ) -> tuple[dict[int, NumberFacts], dict[str, list[CallFact]]]:
-        """Every fact about the attempts' numbers, as known at `known_at`, and calls by debt."""
+    ) -> tuple[dict[int, NumberFacts], _CallIndex]:
+        """Every fact about the attempts' numbers, as known at `known_at`, and their history."""
         nums = sorted({a.number for a in attempts})
         debts = sorted({a.debt_id for a in attempts if a.debt_id})
         sellers = sorted({a.seller for a in attempts})
@@ -569,12 +591,7 @@ class Gate:
         )
         active = self._emergencies_between(session, earliest, latest, known_at)
         registrations = self._registrations(session, sellers, known_at)
-        by_number: dict[int, list[CallFact]] = {}
-        by_debt: dict[str, list[CallFact]] = {}
-        for c in history:
-            by_number.setdefault(c.number, []).append(c)
-            if c.debt_id:
-                by_debt.setdefault(c.debt_id, []).append(c)
+        index = _CallIndex(history)
         out: dict[int, NumberFacts] = {}
         answers = (
             [self.dnc.lookup_one(nums[0], at=latest)]
@@ -611,31 +628,14 @@ class Gate:
                 consents=slow[n].consents,
                 revocations=slow[n].revocations,
                 ebr=slow[n].ebr,
-                calls=tuple(by_number.get(n, ())),
+                calls=tuple(index.by_number.get(n, ())),
                 rnd=slow[n].rnd,
                 line_type=slow[n].line_type,
                 locations=slow[n].locations,
                 emergencies=tuple(active),
                 registrations=tuple(registrations),
             )
-        return out, by_debt
-
-    @staticmethod
-    def _for_attempt(
-        a: Attempt,
-        base: NumberFacts,
-        debt_calls: Mapping[str, Sequence[CallFact]],
-        rates: Mapping[str, float | None],
-    ) -> NumberFacts:
-        calls_ = base.calls
-        if a.debt_id and a.debt_id in debt_calls:
-            ids = {c.id for c in calls_}
-            calls_ = calls_ + tuple(c for c in debt_calls[a.debt_id] if c.id not in ids)
-        return replace(
-            base,
-            calls=calls_,
-            campaign_abandonment=rates.get(a.campaign) if a.campaign else None,
-        )
+        return out, index
 
     # -- decisions ----------------------------------------------------------------------
 
@@ -657,7 +657,7 @@ class Gate:
         known_at: datetime | None,
         rules: GateRules,
     ) -> list[tuple[Decision, NumberFacts]]:
-        facts, debt_calls = self.load_facts(session, attempts, now=now, known_at=known_at)
+        facts, index = self.load_facts(session, attempts, now=now, known_at=known_at)
         campaigns = sorted({a.campaign for a in attempts if a.campaign})
         # A live decision throttles on the campaign's rate now (kept for a few seconds by the
         # calls domain); a replay recounts the period of the attempt.
@@ -665,7 +665,11 @@ class Gate:
         rates = calls.load_campaign_abandonment(session, campaigns, at=rate_at) if campaigns else {}
         out = []
         for a in attempts:
-            f = self._for_attempt(a, facts[a.number], debt_calls, rates)
+            f = replace(
+                facts[a.number],
+                calls=index.for_attempt(a),
+                campaign_abandonment=rates.get(a.campaign) if a.campaign else None,
+            )
             try:
                 out.append((decide(a, f, rules), f))
             except Exception as exc:  # one bad attempt denies itself, not the batch
@@ -854,16 +858,7 @@ class Gate:
             since=min(a.at for a in allowed) - timedelta(days=HISTORY_DAYS),
             now=min(b.now for b in todo),
         )
-        by_number: dict[int, list[CallFact]] = {}
-        by_debt: dict[str, list[CallFact]] = {}
-
-        def index(c: CallFact) -> None:
-            by_number.setdefault(c.number, []).append(c)
-            if c.debt_id:
-                by_debt.setdefault(c.debt_id, []).append(c)
-
-        for c in fresh:
-            index(c)
+        index = _CallIndex(fresh)
         pending = 0
         for b in todo:
             out = []
@@ -871,18 +866,15 @@ class Gate:
                 if not d.allowed:
                     out.append((d, f))
                     continue
-                counted = any(rid in b.rules.counting for rid in d.rules_applied)
-                mine = {c.id: c for c in by_number.get(a.number, ())}
-                if a.debt_id:
-                    mine.update((c.id, c) for c in by_debt.get(a.debt_id, ()))
-                f2 = replace(f, calls=tuple(mine.values()))
                 # only counting rules (caps) can change their answer with the fresh history
-                d2 = decide(a, f2, b.rules) if counted else d
-                out.append((d2, f2))
-                if d2.allowed:
+                if any(rid in b.rules.counting for rid in d.rules_applied):
+                    f = replace(f, calls=index.for_attempt(a))
+                    d = decide(a, f, b.rules)
+                out.append((d, f))
+                if d.allowed:
                     # attempts decided earlier in this group count toward later ones
                     pending += 1
-                    index(
+                    index.add(
                         CallFact(
                             id=-pending,
                             number=a.number,
