@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn, TypeVar, cast
 
+import typer
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
@@ -649,6 +650,18 @@ def report_answer(work: Callable[[], Any]) -> Any:
     except ImportRejected as exc:
         return rejected_response(exc)
     return report.as_dict()
+
+
+# -- CLI: the options every import command shares ------------------------------------------
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+FileArg = Annotated[
+    Path, typer.Argument(help="CSV (with a header), JSON lines or a JSON list; - = stdin")
+]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", help="csv, jsonl or json (default: file name, else content)"),
+]
 
 
 def read_input(path: Path, fmt: str | None = None) -> tuple[bytes, str | None]:

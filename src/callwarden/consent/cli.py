@@ -10,18 +10,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from callwarden.bulk import FormatOpt, JsonOpt
 from callwarden.errors import ValidationFailed
 
 app = typer.Typer(
     help="The consent ledger: consents (with evidence), revocations, bulk imports.",
     no_args_is_help=True,
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
-FormatOpt = Annotated[
-    str | None,
-    typer.Option("--format", help="csv, jsonl or json (default: file name, else content)"),
-]
 
 
 T = TypeVar("T")

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
+from callwarden.bulk import JsonOpt
+
 app = typer.Typer(
     help="Established business relationships: purchases, inquiries... with a seller.",
     no_args_is_help=True,
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 
 
 def _cli() -> Any:

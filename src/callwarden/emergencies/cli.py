@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from callwarden.numbers.cli import JsonOpt
+from callwarden.bulk import FileArg, FormatOpt, JsonOpt
 
 app = typer.Typer(
     help="Declared states of emergency (e.g. Louisiana's telemarketing ban).",
@@ -231,8 +231,8 @@ def _import_file(file: Path, fmt: str | None, importer: Any, as_json: bool) -> N
 
 @app.command("import")
 def emergency_import(
-    file: Annotated[Path, typer.Argument(help="CSV or JSON lines (- for stdin)")],
-    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or json")] = None,
+    file: FileArg,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record every emergency of a file (jurisdiction, starts_at, ends_at, description), or none."""
@@ -243,8 +243,8 @@ def emergency_import(
 
 @registrations_app.command("import")
 def registration_import(
-    file: Annotated[Path, typer.Argument(help="CSV or JSON lines (- for stdin)")],
-    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or json")] = None,
+    file: FileArg,
+    fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record every registration of a file (seller, jurisdiction, registration_id, valid_from)."""

@@ -8,18 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from callwarden.bulk import FileArg, FormatOpt, JsonOpt
+
 app = typer.Typer(
     help="Facts about numbers: line types and customer locations.", no_args_is_help=True
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
-FileArg = Annotated[
-    Path, typer.Argument(help="CSV (with a header), JSON lines or a JSON list; - = stdin")
-]
-FormatOpt = Annotated[
-    str | None,
-    typer.Option("--format", help="csv, jsonl or json (default: file name, else content)"),
-]
 
 
 def _cli() -> Any:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from callwarden.numbers.cli import FileArg, FormatOpt, JsonOpt, run_import
+from callwarden.bulk import FileArg, FormatOpt, JsonOpt
+from callwarden.numbers.cli import run_import
 
 app = typer.Typer(
     help="Reassigned Numbers Database answers (number + consent date -> yes/no/no data).",
