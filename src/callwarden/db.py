@@ -110,3 +110,9 @@ def fetch_all(session: Session, sql: str, params: tuple[Any, ...] = ()) -> list[
         return list(cursor.fetchall()) if cursor.description is not None else []
     finally:
         cursor.close()
+
+
+def driver_time(value: Any) -> datetime:
+    """A timestamp as `fetch_all` returns it (SQLite: text, PostgreSQL: datetime), in UTC."""
+    stamp: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)

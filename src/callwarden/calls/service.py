@@ -23,7 +23,7 @@ from callwarden.bulk import ImportRejected, RowError
 from callwarden.calls import cdr
 from callwarden.calls.cdr import CallRecord
 from callwarden.calls.models import CallAttempt
-from callwarden.db import fetch_all, utcnow
+from callwarden.db import driver_time, fetch_all, utcnow
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate.facts import CallFact
 from callwarden.security.roles import Role
@@ -616,7 +616,7 @@ def _fact(r: Any) -> CallFact:
     return CallFact(
         id=int(r[0]),
         number=int(r[1]),
-        at=_as_utc(r[2]),
+        at=driver_time(r[2]),
         state=r[3],
         seller=r[4],
         campaign=r[5],
@@ -646,11 +646,6 @@ def _db_time(session: Session, value: datetime) -> Any:
     if session.get_bind().dialect.name == "sqlite":
         return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
     return utc
-
-
-def _as_utc(value: Any) -> datetime:
-    stamp: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 # -- abandonment (16 CFR 310.4(b)(4); 47 CFR 64.1200(a)(7)) ----------------------------------
@@ -770,7 +765,7 @@ def _count(
 
 def _first_call(session: Session, campaign: str, at: datetime) -> datetime | None:
     rows = fetch_all(session, _FIRST_SQL, (campaign, _db_time(session, at)))
-    return _as_utc(rows[0][0]) if rows else None
+    return driver_time(rows[0][0]) if rows else None
 
 
 # Live decisions ask for the same campaigns' rates again and again, and counting a busy
@@ -854,4 +849,4 @@ def stats(*, session: Session, at: datetime | None = None) -> list[AbandonmentRe
     """Every campaign's abandonment report (its `current` period is the summary), by name."""
     at = at or utcnow()
     rows = fetch_all(session, _ALL_FIRST_SQL, (_db_time(session, at),))
-    return [_report(session, campaign, _as_utc(first), at) for campaign, first in rows]
+    return [_report(session, campaign, driver_time(first), at) for campaign, first in rows]

@@ -26,7 +26,7 @@ from callwarden.audit import service as audit
 from callwarden.bulk import RowError
 from callwarden.consent.models import ConsentRecord, ConsentRevocation
 from callwarden.consent.revocation import Basis, Verdict, classify
-from callwarden.db import fetch_all, utcnow
+from callwarden.db import driver_time, fetch_all, utcnow
 from callwarden.errors import NotFound, ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import ConsentFact, RevocationFact
@@ -833,12 +833,6 @@ def _id_span(ids: Iterable[int]) -> list[int]:
 # -- gate loaders -----------------------------------------------------------
 
 
-def _as_utc(value: Any) -> datetime:
-    """A timestamp read through the driver (SQLite gives text, PostgreSQL aware datetimes)."""
-    stamp: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
-
-
 def bind_timestamp(session: Session, value: datetime) -> Any:
     """A UTC timestamp as the driver compares it with stored values (text on SQLite)."""
     if value.tzinfo is None:
@@ -897,8 +891,8 @@ def load_consents(
                 sellers=frozenset(json.loads(sellers)),
                 channels=frozenset(json.loads(channels)),
                 purposes=frozenset(json.loads(purposes)),
-                given_at=_as_utc(given),
-                expires_at=_as_utc(expires) if expires is not None else None,
+                given_at=driver_time(given),
+                expires_at=driver_time(expires) if expires is not None else None,
             )
         )
     return out
@@ -915,7 +909,7 @@ def load_revocations(
         out[int(number)].append(
             RevocationFact(
                 id=int(id_),
-                received_at=_as_utc(received),
+                received_at=driver_time(received),
                 seller=seller,
                 scope=scope,
                 message_channel=message_channel,

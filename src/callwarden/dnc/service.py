@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callwarden import phone
 from callwarden.audit import service as audit
 from callwarden.config import Settings
-from callwarden.db import fetch_all, utcnow
+from callwarden.db import driver_time, fetch_all, utcnow
 from callwarden.dnc import flatfile
 from callwarden.dnc.enums import Channel, ImportFormat, Source
 from callwarden.dnc.index import IndexBuilder, ListIndex
@@ -963,15 +963,9 @@ def listed_since(
 def _fold_changes(since: dict[tuple[int, int], datetime], rows: Any) -> None:
     for list_id, number, op, changed_at in rows:
         if op == "A" and changed_at is not None:
-            since[(list_id, number)] = _as_utc(changed_at)
+            since[(list_id, number)] = driver_time(changed_at)
         elif op == "D":
             since.pop((list_id, number), None)
-
-
-def _as_utc(value: Any) -> datetime:
-    """A timestamp read through the driver (SQLite gives text, PostgreSQL aware datetimes)."""
-    stamp: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def entry_view(e: Any) -> dict[str, Any]:

@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session
 
 from callwarden import bulk
 from callwarden.audit import service as audit
-from callwarden.db import fetch_all, utcnow
+from callwarden.db import driver_time, fetch_all, utcnow
 from callwarden.emergencies.models import Emergency, SellerRegistration
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import EmergencyFact, RegistrationFact
-from callwarden.numbers.service import SUBDIVISIONS, instant
+from callwarden.numbers.service import SUBDIVISIONS
 
 _JURISDICTION = re.compile(r"[A-Z]{2}(?:-[A-Z]{2})?")
 MAX_DESCRIPTION = 2000
@@ -201,9 +201,9 @@ def load_emergencies(
     )
     out: list[EmergencyFact] = []
     for row_id, code, starts, ends, text, recorded in rows:
-        if known_at is not None and instant(recorded) > known_at:
+        if known_at is not None and driver_time(recorded) > known_at:
             continue
-        start, end = instant(starts), (instant(ends) if ends is not None else None)
+        start, end = driver_time(starts), (driver_time(ends) if ends is not None else None)
         if at is None or _active(start, end, at):
             out.append(EmergencyFact(int(row_id), str(code), start, end, str(text)))
     out.sort(key=lambda e: (e.starts_at, e.id))
@@ -318,7 +318,7 @@ def load_registrations(
             tuple(chunk),
         )
         for seller, code, reg_id, valid_from, valid_to, recorded in rows:
-            if known_at is not None and instant(recorded) > known_at:
+            if known_at is not None and driver_time(recorded) > known_at:
                 continue
             fact = RegistrationFact(
                 seller=str(seller),

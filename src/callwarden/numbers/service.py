@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from callwarden import bulk, phone
 from callwarden.audit import service as audit
-from callwarden.db import fetch_all, utcnow
+from callwarden.db import driver_time, fetch_all, utcnow
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import LocationFact
@@ -651,10 +651,10 @@ def load_line_types(
             tuple(chunk),
         )
         for number, line_type, as_of, recorded_at, row_id in rows:
-            recorded = instant(recorded_at)
+            recorded = driver_time(recorded_at)
             if known_at is not None and recorded > known_at:
                 continue
-            rank = (instant(as_of), recorded, int(row_id), str(line_type))
+            rank = (driver_time(as_of), recorded, int(row_id), str(line_type))
             if number not in best or rank > best[number]:
                 best[int(number)] = rank
     return {n: r[3] for n, r in best.items()}
@@ -679,9 +679,9 @@ def load_locations(
             tuple(chunk),
         )
         for number, country, state, zip_code, recorded_at, removed_at in rows:
-            if known_at is not None and instant(recorded_at) > known_at:
+            if known_at is not None and driver_time(recorded_at) > known_at:
                 continue
-            if removed_at is not None and instant(removed_at) <= cutoff:
+            if removed_at is not None and driver_time(removed_at) <= cutoff:
                 continue
             fact = LocationFact(country=country, state=state, zip=zip_code)
             facts = out.setdefault(int(number), [])
@@ -694,12 +694,6 @@ def _chunks(numbers: Sequence[int]) -> Iterable[list[int]]:
     unique = sorted({int(n) for n in numbers})
     for i in range(0, len(unique), CHUNK):
         yield unique[i : i + CHUNK]
-
-
-def instant(value: Any) -> datetime:
-    """A timestamp read through the driver (SQLite gives text, PostgreSQL aware datetimes)."""
-    stamp: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 def digest(data: bytes | str) -> str:

@@ -37,11 +37,11 @@ from sqlalchemy.orm import Session
 from callwarden import bulk, phone
 from callwarden.audit import service as audit
 from callwarden.bulk import CLOCK_SKEW, FieldChecks
-from callwarden.db import fetch_all, utcnow
+from callwarden.db import driver_time, fetch_all, utcnow
 from callwarden.errors import ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import RndFact
-from callwarden.numbers.service import CHUNK, MAX_SOURCE, ImportReport, digest, instant
+from callwarden.numbers.service import CHUNK, MAX_SOURCE, ImportReport, digest
 from callwarden.rnd.models import RndResult
 
 __all__ = [
@@ -457,10 +457,10 @@ def load_rnd(
             tuple(chunk),
         )
         for number, consent, result, queried, recorded in rows:
-            if known_at is not None and instant(recorded) > known_at:
+            if known_at is not None and driver_time(recorded) > known_at:
                 continue
             day = date.fromisoformat(consent) if isinstance(consent, str) else consent
-            fact = RndFact(consent_date=day, result=str(result), queried_at=instant(queried))
+            fact = RndFact(consent_date=day, result=str(result), queried_at=driver_time(queried))
             facts = out.setdefault(int(number), [])
             if fact not in facts:
                 facts.append(fact)
