@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -25,7 +24,13 @@ from callwarden.dnc import api as dnc_api
 from callwarden.dnc.runtime import DncRuntime
 from callwarden.ebr import api as ebr_api
 from callwarden.emergencies import api as emergencies_api
-from callwarden.errors import CallwardenError, Conflict, NotFound, PermissionDenied
+from callwarden.errors import (
+    CallwardenError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    invalid_input_body,
+)
 from callwarden.gate import api as gate_api
 from callwarden.gate.service import Gate
 from callwarden.logging import get_logger
@@ -123,19 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-                "message": e["msg"],
-            }
-            for e in exc.errors()
-        ]
-        return JSONResponse(
-            status_code=422,
-            content=jsonable_encoder(
-                {"error": "invalid_input", "message": "the request is not valid", "errors": errors}
-            ),
-        )
+        return JSONResponse(status_code=422, content=invalid_input_body(exc.errors()))
 
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

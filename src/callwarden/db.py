@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -74,6 +77,55 @@ def make_engine(url: str, *, pool_size: int = 24) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=0)
 
 
+class _WriterLock:
+    """One SQLite file's background writers, serialised: a thread lock, then an OS file lock."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.thread_lock = threading.Lock()
+        self.fd: int | None = None
+        self.pid = 0
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self.thread_lock:
+            if self.fd is None or self.pid != os.getpid():  # opened anew in a forked worker
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self.pid = os.getpid()
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
+_WRITER_LOCKS: dict[str, _WriterLock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def serial_writer(factory: sessionmaker[Session]) -> Iterator[None]:
+    """Around a background writer's transaction: on an SQLite file, one such writer at a time.
+
+    SQLite's own wait for its write lock sleeps and retries (1, 2, 5, 10 ... 100 ms), so two
+    processes' group-commit writers meeting at the lock add tens of milliseconds to every
+    decision behind them. Queued here (threads, then processes through flock) they wake the
+    moment the lock is free. Other writers still meet at SQLite's lock; PostgreSQL needs none.
+    """
+    bind = getattr(factory, "kw", {}).get("bind")
+    database = bind.url.database if isinstance(bind, Engine) else None
+    if bind is None or bind.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    key = os.path.abspath(str(database))
+    with _WRITER_LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(key)
+        if lock is None:
+            lock = _WRITER_LOCKS[key] = _WriterLock(key + "-writers.lock")
+    with lock.hold():
+        yield
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory bound to the engine."""
     return sessionmaker(bind=engine, expire_on_commit=False)
@@ -110,6 +162,36 @@ def fetch_all(session: Session, sql: str, params: tuple[Any, ...] = ()) -> list[
         return list(cursor.fetchall()) if cursor.description is not None else []
     finally:
         cursor.close()
+
+
+def execute_many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run one constant statement with `?` placeholders for many rows, straight on the driver.
+
+    For the gate's per-decision writes; values must already be in the driver's form
+    (`bind_time` for timestamps).
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+def bind_time(session: Session, value: datetime) -> Any:
+    """A UTC timestamp as the driver stores and compares it (text on SQLite)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    utc = value.astimezone(UTC)
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLAlchemy's SQLite storage format 'YYYY-MM-DD HH:MM:SS.ffffff'; fixed width, so
+        # text order is time order.
+        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return utc
 
 
 def driver_time(value: Any) -> datetime:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 class CallwardenError(Exception):
     """Base class of every error callwarden raises on purpose."""
@@ -36,3 +39,18 @@ class Conflict(CallwardenError):
     """The action conflicts with the current state (HTTP 409)."""
 
     code = "conflict"
+
+
+def invalid_input_body(errors: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The HTTP 422 body for request validation errors (pydantic's): each field and why."""
+    return {
+        "error": "invalid_input",
+        "message": "the request is not valid",
+        "errors": [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "message": str(e["msg"]),
+            }
+            for e in errors
+        ],
+    }

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from callwarden.audit import log, merkle
 from callwarden.audit.checkpoint import CheckpointError, Verifier
 from callwarden.audit.models import AuditCheckpoint
-from callwarden.db import fetch_all, utcnow
+from callwarden.db import bind_time, fetch_all, utcnow
 from callwarden.errors import CallwardenError
 
 FORMAT = "callwarden-audit-bundle/1"
@@ -74,10 +74,10 @@ def export_bundle(
     where, params = ["seq < ?"], [size]
     if since is not None:
         where.append("occurred_at >= ?")
-        params.append(_db_time(session, since))
+        params.append(bind_time(session, since))
     if until is not None:
         where.append("occurred_at < ?")
-        params.append(_db_time(session, until))
+        params.append(bind_time(session, until))
     bounds = fetch_all(
         session,
         f"SELECT min(seq), max(seq) FROM audit_events WHERE {' AND '.join(where)}",
@@ -143,16 +143,6 @@ def export_bundle(
         zf.writestr("manifest.json", json.dumps(manifest, indent=2))
     tmp.replace(out)
     return manifest
-
-
-def _db_time(session: Session, value: datetime) -> Any:
-    # SQLite holds UTC timestamps as text 'YYYY-MM-DD HH:MM:SS.ffffff'; PostgreSQL as timestamptz
-    from datetime import UTC
-
-    utc = value.astimezone(UTC)
-    if session.get_bind().dialect.name == "sqlite":
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return utc
 
 
 def verify_bundle(path: Path, *, vkey: str | None = None) -> BundleReport:

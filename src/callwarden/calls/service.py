@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from callwarden.bulk import ImportRejected, RowError
 from callwarden.calls import cdr
 from callwarden.calls.cdr import CallRecord
 from callwarden.calls.models import CallAttempt
-from callwarden.db import driver_time, fetch_all, utcnow
+from callwarden.db import bind_time, driver_time, execute_many, fetch_all, utcnow
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate.facts import CallFact
 from callwarden.security.roles import Role
@@ -76,43 +76,50 @@ class Reservation:
     caller_id: str | None
 
 
+_RESERVE_COLUMNS = (
+    "number, at, state, expires_at, decision_id, seller, campaign, subject, debt_id, channel,"
+    " purpose, technology, caller_id, outcome, connected, answered_by_person, conversation,"
+    " voicemail, abandoned, dnc_request, source, recorded_at, recorded_by"
+)
+_RESERVE_SQL = (
+    f"INSERT INTO call_attempts ({_RESERVE_COLUMNS}) VALUES "
+    "(?, ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, 'gate', ?, ?)"
+)
+
+
 def reserve_many(*, session: Session, reservations: Sequence[Reservation], actor: str) -> None:
     """Hold allowed attempts in the history (in the gate's transaction; one statement)."""
-    now = utcnow()
+    now = bind_time(session, utcnow())
     rows = []
     for r in reservations:
         if r.expires_at <= r.at:
             raise ValidationFailed("a reservation must expire after it is made", field="expires_at")
         rows.append(
-            {
-                "number": r.number,
-                "at": r.at,
-                "state": RESERVED,
-                "expires_at": r.expires_at,
-                "decision_id": r.decision_id,
-                "seller": r.seller,
-                "campaign": r.campaign,
-                "subject": r.subject,
-                "debt_id": r.debt_id,
-                "channel": r.channel,
-                "purpose": r.purpose,
-                "technology": r.technology,
-                "caller_id": r.caller_id,
-                "outcome": None,
-                "connected": False,
-                "answered_by_person": False,
-                "conversation": False,
-                "voicemail": False,
-                "abandoned": False,
-                "dnc_request": False,
-                "source": "gate",
-                "recorded_at": now,
-                "recorded_by": actor,
-            }
+            (
+                r.number,
+                bind_time(session, r.at),
+                bind_time(session, r.expires_at),
+                r.decision_id,
+                r.seller,
+                r.campaign,
+                r.subject,
+                r.debt_id,
+                r.channel,
+                r.purpose,
+                r.technology,
+                r.caller_id,
+                False,  # connected, answered_by_person, conversation, voicemail, abandoned,
+                False,  # dnc_request: nothing has happened yet
+                False,
+                False,
+                False,
+                False,
+                now,
+                actor,
+            )
         )
-    if rows:
-        # the table, not the mapped class: ORM bulk inserts cost more than the rows
-        session.execute(insert(_CALLS_TABLE), rows)
+    # straight on the driver: this runs for every allowed decision
+    execute_many(session, _RESERVE_SQL, rows)
 
 
 def release(*, session: Session, decision_id: str, actor: str, actor_role: str) -> CallAttempt:
@@ -582,9 +589,9 @@ def load_history(
     if not numbers and not debt_ids:
         return []
     tail = _LIVE_SQL + (" AND recorded_at <= ?" if known_at is not None else "")
-    tail_params: tuple[Any, ...] = (_db_time(session, since), _db_time(session, now))
+    tail_params: tuple[Any, ...] = (bind_time(session, since), bind_time(session, now))
     if known_at is not None:
-        tail_params += (_db_time(session, known_at),)
+        tail_params += (bind_time(session, known_at),)
     rows: dict[int, Any] = {}
     if len(numbers) <= CHUNK and len(debt_ids) <= CHUNK:
         # the usual decision: one number, maybe one debt, one round trip
@@ -635,17 +642,6 @@ def _fact(r: Any) -> CallFact:
 
 def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
-
-
-def _db_time(session: Session, value: datetime) -> Any:
-    # SQLite holds UTC timestamps as text 'YYYY-MM-DD HH:MM:SS.ffffff' (so text order is time
-    # order); PostgreSQL as timestamptz.
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a call-history query")
-    utc = value.astimezone(UTC)
-    if session.get_bind().dialect.name == "sqlite":
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return utc
 
 
 # -- abandonment (16 CFR 310.4(b)(4); 47 CFR 64.1200(a)(7)) ----------------------------------
@@ -758,13 +754,13 @@ def _count(
     row = fetch_all(
         session,
         _COUNT_SQL,
-        (campaign, _db_time(session, start), _db_time(session, end), _db_time(session, at)),
+        (campaign, bind_time(session, start), bind_time(session, end), bind_time(session, at)),
     )[0]
     return int(row[0]), int(row[1]), int(row[2])
 
 
 def _first_call(session: Session, campaign: str, at: datetime) -> datetime | None:
-    rows = fetch_all(session, _FIRST_SQL, (campaign, _db_time(session, at)))
+    rows = fetch_all(session, _FIRST_SQL, (campaign, bind_time(session, at)))
     return driver_time(rows[0][0]) if rows else None
 
 
@@ -848,5 +844,5 @@ def _report(session: Session, campaign: str, first: datetime, at: datetime) -> A
 def stats(*, session: Session, at: datetime | None = None) -> list[AbandonmentReport]:
     """Every campaign's abandonment report (its `current` period is the summary), by name."""
     at = at or utcnow()
-    rows = fetch_all(session, _ALL_FIRST_SQL, (_db_time(session, at),))
+    rows = fetch_all(session, _ALL_FIRST_SQL, (bind_time(session, at),))
     return [_report(session, campaign, driver_time(first), at) for campaign, first in rows]

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from callwarden.audit import service as audit
 from callwarden.bulk import RowError
 from callwarden.consent.models import ConsentRecord, ConsentRevocation
 from callwarden.consent.revocation import Basis, Verdict, classify
-from callwarden.db import driver_time, fetch_all, utcnow
+from callwarden.db import bind_time, driver_time, fetch_all, utcnow
 from callwarden.errors import NotFound, ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import ConsentFact, RevocationFact
@@ -833,17 +833,6 @@ def _id_span(ids: Iterable[int]) -> list[int]:
 # -- gate loaders -----------------------------------------------------------
 
 
-def bind_timestamp(session: Session, value: datetime) -> Any:
-    """A UTC timestamp as the driver compares it with stored values (text on SQLite)."""
-    if value.tzinfo is None:
-        raise ValueError("known_at must be timezone-aware")
-    utc = value.astimezone(UTC)
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLAlchemy's SQLite storage format; fixed width, so text order is time order.
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return utc
-
-
 def chunked_rows(
     session: Session,
     sql: str,
@@ -857,7 +846,7 @@ def chunked_rows(
     known = ""
     if known_at is not None:
         known = " AND recorded_at <= ?"
-        tail = (bind_timestamp(session, known_at),)
+        tail = (bind_time(session, known_at),)
     for i in range(0, len(unique), CHUNK):
         part = unique[i : i + CHUNK]
         marks = ", ".join("?" * len(part))

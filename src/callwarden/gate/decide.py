@@ -23,11 +23,13 @@ from callwarden.rules.windows import evaluate_selected, next_allowed_selected
 __all__ = [
     "Attempt",
     "Decision",
+    "Frame",
     "GateRules",
     "Obligation",
     "Reason",
     "Selection",
     "decide",
+    "frame",
 ]
 
 
@@ -109,6 +111,10 @@ class Selection:
     ids: tuple[str, ...]
     reach_all: bool  # a revocation reaches every message of the caller (revoke-all in force)
     lift_tokens: frozenset[str]  # every lifted_by token any selected rule knows
+    counting: bool  # a cap or cool-off is selected: the decision needs the call history
+
+
+_COUNTING_KINDS = (RuleKind.FREQUENCY_CAP, RuleKind.CONVERSATION_COOLOFF)
 
 
 def _prepare(rules: Sequence[Rule]) -> Selection:
@@ -125,6 +131,7 @@ def _prepare(rules: Sequence[Rule]) -> Selection:
             for r in by_kind.get(RuleKind.REVOCATION, ())
         ),
         lift_tokens=frozenset(t for r in rules for t in r.lifted_by),
+        counting=any(k in by_kind for k in _COUNTING_KINDS),
     )
 
 
@@ -135,17 +142,14 @@ class GateRules:
         self.ruleset = ruleset
         self.revision_of = {r.id: p.pack.revision for p in ruleset.packs for r in p.rules}
         self.pack_of = {r.id: p.pack.id for p in ruleset.packs for r in p.rules}
+        self.pack_revisions = ruleset.revisions
         by_jur: dict[str, list[Rule]] = {}
         for rule in ruleset.rules:
             by_jur.setdefault(rule.jurisdiction, []).append(rule)
         self._by_jur = {k: tuple(v) for k, v in by_jur.items()}
         self.countries = frozenset(j.split("-")[0] for j in by_jur if j != "*")
         # rules whose answer depends on the call history (re-checked under the write lock)
-        self.counting = frozenset(
-            r.id
-            for r in ruleset.rules
-            if r.kind in (RuleKind.FREQUENCY_CAP, RuleKind.CONVERSATION_COOLOFF)
-        )
+        self.counting = frozenset(r.id for r in ruleset.rules if r.kind in _COUNTING_KINDS)
         self.select = lru_cache(maxsize=4096)(self._select)
 
     def _select(
@@ -341,10 +345,43 @@ _HOURS_CODES = {
 }
 
 
-def decide(a: Attempt, facts: NumberFacts, gr: GateRules) -> Decision:
-    """Allow or deny one attempt from its facts and the rules in force; every reason."""
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Where and when an attempt lands: candidate locations, local times, the rules selected.
+
+    It needs only the attempt, the number's locations and line type, so the gate can tell
+    which attempts need the call history before it reads any.
+    """
+
+    locations: Locations
+    local_at: dict[str, datetime]  # zone -> local time of the attempt
+    zone_days: frozenset[date]  # the candidate local dates
+    covered: tuple[str, ...]  # candidate countries some rule pack covers
+    selection: Selection
+
+
+def frame(a: Attempt, facts: NumberFacts, gr: GateRules) -> Frame:
+    """The attempt's candidate locations, local times and the rules in force for it."""
     if a.at.tzinfo is None:
         raise ValueError("attempt time must be timezone-aware")
+    loc = candidate_locations(a.number, facts.locations)
+    local_at = {z: a.at.astimezone(_zone(z)) for z in loc.zones}
+    zone_days = frozenset(t.date() for t in local_at.values())
+    days = tuple(sorted(zone_days | {a.at.astimezone(UTC).date()}))
+    covered = tuple(c for c in loc.countries if c in gr.countries)
+    selected = gr.select(
+        days, covered, loc.states, a.purpose, a.channel, a.technology, facts.line_type
+    )
+    return Frame(loc, local_at, zone_days, covered, selected)
+
+
+def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = None) -> Decision:
+    """Allow or deny one attempt from its facts and the rules in force; every reason.
+
+    `fr` is `frame(a, facts, gr)` when the caller has already computed it.
+    """
+    if fr is None:
+        fr = frame(a, facts, gr)
     reasons: list[Reason] = []
     obligations: list[Obligation] = []
     exemptions: list[str] = []
@@ -357,11 +394,8 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules) -> Decision:
             )
         )
 
-    loc = candidate_locations(a.number, facts.locations)
-    local_at = {z: a.at.astimezone(_zone(z)) for z in loc.zones}
-    zone_days = {t.date() for t in local_at.values()}
-    days = tuple(sorted(zone_days | {a.at.astimezone(UTC).date()}))
-    covered = [c for c in loc.countries if c in gr.countries]
+    loc, local_at, zone_days, covered = fr.locations, fr.local_at, fr.zone_days, fr.covered
+    selected = fr.selection
     if not covered:
         reasons.append(
             _builtin(
@@ -372,9 +406,6 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules) -> Decision:
                 "rules.md §0.2 (fail closed)",
             )
         )
-    selected = gr.select(
-        days, tuple(covered), loc.states, a.purpose, a.channel, a.technology, facts.line_type
-    )
     by_kind, reach_all = selected.by_kind, selected.reach_all
     # the called party's candidate dates (UTC only when no zone is known)
     local_days = sorted(zone_days) or [a.at.astimezone(UTC).date()]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,12 +27,12 @@ from callwarden.audit import service as audit
 from callwarden.calls import service as calls
 from callwarden.config import Settings
 from callwarden.consent import service as consent
-from callwarden.db import fetch_all, utcnow
+from callwarden.db import fetch_all, serial_writer, utcnow
 from callwarden.dnc.runtime import SYNC_MARKERS, DncRuntime
 from callwarden.ebr import service as ebr
 from callwarden.emergencies import service as emergencies
 from callwarden.errors import NotFound
-from callwarden.gate.decide import Attempt, Decision, GateRules, Reason, decide
+from callwarden.gate.decide import Attempt, Decision, Frame, GateRules, Reason, decide, frame
 from callwarden.gate.facts import (
     CallFact,
     ConsentFact,
@@ -199,7 +200,7 @@ class DecisionWriter:
         if not group:
             return
         try:
-            with self._gate.session_factory() as session:
+            with serial_writer(self._gate.session_factory), self._gate.session_factory() as session:
                 self._gate._write(session, group)
         except Exception as exc:
             if len(group) > 1:
@@ -292,57 +293,50 @@ def ruleset_at_revisions(session: Session, revisions: Mapping[str, str]) -> Rule
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_BODY_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def _jsonable(value: Any) -> Any:
-    # dataclasses.asdict deep-copies every value; this walks the (immutable) facts once.
+def _plain(value: Any) -> Any:
+    # orjson calls this for what it does not encode itself: a dataclass becomes a dict (so its
+    # keys are sorted like every other object's), a set a sorted list.
     kind = type(value)
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
-        return value
-    if kind is tuple or kind is list:
-        return [_jsonable(v) for v in value]
-    if kind is datetime or kind is date:
-        return value.isoformat()
     names = _FIELDS.get(kind)
-    if names is not None:
-        return {name: _jsonable(getattr(value, name)) for name in names}
-    if kind is frozenset or kind is set:
-        return sorted(_jsonable(v) for v in value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if is_dataclass(value) and not isinstance(value, type):
-        _FIELDS[kind] = tuple(f.name for f in fields(value))
-        return _jsonable(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
+    if names is None:
+        if kind is frozenset or kind is set:
+            return sorted(value)
+        if not is_dataclass(value):
+            raise TypeError(f"cannot log a {kind.__name__}")
+        names = _FIELDS[kind] = tuple(f.name for f in fields(value))
+    return {name: getattr(value, name) for name in names}
+
+
+def body_text(body: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a decision log entry (sorted keys, no spaces, UTF-8)."""
+    return orjson.dumps(body, default=_plain, option=_BODY_OPTIONS).decode()
 
 
 def decision_body(rec: DecisionRecord) -> dict[str, Any]:
     """The decision log entry: input, result, facts and the pack revisions used."""
     d = rec.decision
-    body: dict[str, Any] = _jsonable(
-        {
-            "decision_id": rec.id,
-            "decision": "allow" if d.allowed else "deny",
-            "attempt": rec.attempt,
-            "reasons": d.reasons,
-            "obligations": d.obligations,
-            "locations": d.locations,
-            "local_times": dict(d.local_times),
-            "rules_applied": d.rules_applied,
-            "exemptions": d.exemptions,
-            "consent_id": d.consent_id,
-            "ebr_id": d.ebr_id,
-            "retry_at": d.retry_at,
-            "revisions": rec.revisions,
-            "facts": rec.facts,
-            "decided_at": rec.decided_at,
-            "known_at": rec.known_at,
-            "reservation_expires_at": rec.reservation_expires_at,
-        }
-    )
-    return body
+    return {
+        "decision_id": rec.id,
+        "decision": "allow" if d.allowed else "deny",
+        "attempt": rec.attempt,
+        "reasons": d.reasons,
+        "obligations": d.obligations,
+        "locations": d.locations,
+        "local_times": dict(d.local_times),
+        "rules_applied": d.rules_applied,
+        "exemptions": d.exemptions,
+        "consent_id": d.consent_id,
+        "ebr_id": d.ebr_id,
+        "retry_at": d.retry_at,
+        "revisions": rec.revisions,
+        "facts": rec.facts,
+        "decided_at": rec.decided_at,
+        "known_at": rec.known_at,
+        "reservation_expires_at": rec.reservation_expires_at,
+    }
 
 
 def _dt(v: str | None) -> datetime | None:
@@ -571,27 +565,19 @@ class Gate:
         session: Session,
         attempts: Sequence[Attempt],
         *,
-        now: datetime,
         known_at: datetime | None = None,
-    ) -> tuple[dict[int, NumberFacts], _CallIndex]:
-        """Every fact about the attempts' numbers, as known at `known_at`, and their history."""
+    ) -> dict[int, NumberFacts]:
+        """Every fact about the attempts' numbers as known at `known_at`, but the call history.
+
+        The history is read only for the attempts a cap or cool-off applies to (`_history`).
+        """
         nums = sorted({a.number for a in attempts})
-        debts = sorted({a.debt_id for a in attempts if a.debt_id})
         sellers = sorted({a.seller for a in attempts})
         earliest = min(a.at for a in attempts)
         latest = max(a.at for a in attempts)
         slow = self._slow_facts(session, nums, known_at)
-        history = calls.load_history(
-            session,
-            numbers=nums,
-            debt_ids=debts,
-            since=earliest - timedelta(days=HISTORY_DAYS),
-            now=now,
-            known_at=known_at,
-        )
         active = self._emergencies_between(session, earliest, latest, known_at)
         registrations = self._registrations(session, sellers, known_at)
-        index = _CallIndex(history)
         out: dict[int, NumberFacts] = {}
         answers = (
             [self.dnc.lookup_one(nums[0], at=latest)]
@@ -628,14 +614,36 @@ class Gate:
                 consents=slow[n].consents,
                 revocations=slow[n].revocations,
                 ebr=slow[n].ebr,
-                calls=tuple(index.by_number.get(n, ())),
+                calls=(),
                 rnd=slow[n].rnd,
                 line_type=slow[n].line_type,
                 locations=slow[n].locations,
                 emergencies=tuple(active),
                 registrations=tuple(registrations),
             )
-        return out, index
+        return out
+
+    @staticmethod
+    def _history(
+        session: Session,
+        attempts: Sequence[Attempt],
+        *,
+        now: datetime,
+        known_at: datetime | None = None,
+    ) -> _CallIndex:
+        """Placed calls and live reservations to the attempts' numbers and about their debts."""
+        if not attempts:
+            return _CallIndex()
+        return _CallIndex(
+            calls.load_history(
+                session,
+                numbers=sorted({a.number for a in attempts}),
+                debt_ids=sorted({a.debt_id for a in attempts if a.debt_id}),
+                since=min(a.at for a in attempts) - timedelta(days=HISTORY_DAYS),
+                now=now,
+                known_at=known_at,
+            )
+        )
 
     # -- decisions ----------------------------------------------------------------------
 
@@ -657,21 +665,34 @@ class Gate:
         known_at: datetime | None,
         rules: GateRules,
     ) -> list[tuple[Decision, NumberFacts]]:
-        facts, index = self.load_facts(session, attempts, now=now, known_at=known_at)
+        facts = self.load_facts(session, attempts, known_at=known_at)
+        frames: list[Frame | None] = []
+        for a in attempts:
+            try:
+                frames.append(frame(a, facts[a.number], rules))
+            except Exception:
+                frames.append(None)  # `decide` raises it again below and denies the attempt
+        # Only caps and cool-offs count past calls: the history is read for those attempts only.
+        index = self._history(
+            session,
+            [a for a, fr in zip(attempts, frames, strict=True) if fr and fr.selection.counting],
+            now=now,
+            known_at=known_at,
+        )
         campaigns = sorted({a.campaign for a in attempts if a.campaign})
         # A live decision throttles on the campaign's rate now (kept for a few seconds by the
         # calls domain); a replay recounts the period of the attempt.
         rate_at = now if known_at is None else max(a.at for a in attempts)
         rates = calls.load_campaign_abandonment(session, campaigns, at=rate_at) if campaigns else {}
         out = []
-        for a in attempts:
+        for a, fr in zip(attempts, frames, strict=True):
             f = replace(
                 facts[a.number],
-                calls=index.for_attempt(a),
+                calls=index.for_attempt(a) if fr and fr.selection.counting else (),
                 campaign_abandonment=rates.get(a.campaign) if a.campaign else None,
             )
             try:
-                out.append((decide(a, f, rules), f))
+                out.append((decide(a, f, rules, fr), f))
             except Exception as exc:  # one bad attempt denies itself, not the batch
                 log.error("gate_decide_failed", error=repr(exc))
                 out.append((internal_error_decision(a, "internal error while deciding"), f))
@@ -679,7 +700,7 @@ class Gate:
 
     def _revisions(self, rules: GateRules, decision: Decision) -> dict[str, str]:
         packs = {rules.pack_of[r] for r in decision.rules_applied if r in rules.pack_of}
-        return {p: rules.ruleset.revisions[p] for p in sorted(packs)}
+        return {p: rules.pack_revisions[p] for p in sorted(packs)}
 
     def decide_many(
         self,
@@ -797,7 +818,7 @@ class Gate:
                         )
                     )
                 calls.reserve_many(session=session, reservations=held_now, actor=b.actor)
-                b.bodies = [audit.canonical(decision_body(r)) for r in b.records]
+                b.bodies = [body_text(decision_body(r)) for r in b.records]
                 events += [
                     {
                         "type": REPLAY_EVENT if b.replay else DECISION_EVENT,
@@ -835,30 +856,35 @@ class Gate:
         # the history as it is now: the first check ran without a lock.
         todo = [b for b in batches if b.reserve]
         allowed = [
-            a for b in todo for a, (d, _) in zip(b.attempts, b.results, strict=True) if d.allowed
+            (a, d, b.rules)
+            for b in todo
+            for a, (d, _) in zip(b.attempts, b.results, strict=True)
+            if d.allowed
         ]
-        nums = sorted({a.number for a in allowed})
-        debts = sorted({a.debt_id for a in allowed if a.debt_id})
         if session.get_bind().dialect.name == "postgresql":
-            for n in nums:
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": n})
-            for debt in debts:
-                session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                    {"k": f"debt:{debt}"},
-                )
+            # every number and debt in one statement, in one order in every process
+            session.execute(
+                text(
+                    "SELECT count(pg_advisory_xact_lock(k)) FROM ("
+                    " SELECT k, o FROM unnest(CAST(:nums AS bigint[])) WITH ORDINALITY t(k, o)"
+                    " UNION ALL SELECT hashtextextended(d, 0), o + 1000000000"
+                    " FROM unnest(CAST(:debts AS text[])) WITH ORDINALITY u(d, o) ORDER BY 2) s"
+                ),
+                {
+                    "nums": sorted({a.number for a, _, _ in allowed}),
+                    "debts": sorted({f"debt:{a.debt_id}" for a, _, _ in allowed if a.debt_id}),
+                },
+            )
         else:
             # SQLite: the first write statement takes the database's single write lock, and
             # this transaction's reads then see every commit made before it.
-            session.execute(text("DELETE FROM call_attempts WHERE 1 = 0"))
-        fresh = calls.load_history(
+            fetch_all(session, "DELETE FROM call_attempts WHERE 1 = 0")
+        # only counting rules (caps) can change their answer with the fresh history
+        index = self._history(
             session,
-            numbers=nums,
-            debt_ids=debts,
-            since=min(a.at for a in allowed) - timedelta(days=HISTORY_DAYS),
+            [a for a, d, rules in allowed if _counts(d, rules)],
             now=min(b.now for b in todo),
         )
-        index = _CallIndex(fresh)
         pending = 0
         for b in todo:
             out = []
@@ -866,8 +892,7 @@ class Gate:
                 if not d.allowed:
                     out.append((d, f))
                     continue
-                # only counting rules (caps) can change their answer with the fresh history
-                if any(rid in b.rules.counting for rid in d.rules_applied):
+                if _counts(d, b.rules):
                     f = replace(f, calls=index.for_attempt(a))
                     d = decide(a, f, b.rules)
                 out.append((d, f))
@@ -916,7 +941,7 @@ class Gate:
             audit_event_id=None,
             audit_sha256=None,
         )
-        body = decision_body(rec) | {"replay_of": decision_id}
+        body = body_text(decision_body(rec) | {"replay_of": decision_id})
         with self.session_factory() as session:
             (eid,) = audit.record_events(
                 session=session,
@@ -934,7 +959,11 @@ class Gate:
         return original, replace(rec, audit_event_id=eid, audit_sha256=_digest(body))
 
 
-def _digest(body: Mapping[str, Any] | str) -> str:
+def _counts(d: Decision, rules: GateRules) -> bool:
+    # a cap or cool-off took part: the answer depends on the call history
+    return any(rid in rules.counting for rid in d.rules_applied)
+
+
+def _digest(body: str) -> str:
     # The hash of the stored event body: an auditor recomputes it from the event itself.
-    text = body if isinstance(body, str) else audit.canonical(body)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(body.encode()).hexdigest()

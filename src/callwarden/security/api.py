@@ -62,6 +62,43 @@ def _audit_refusal(
         )
 
 
+def authorize(
+    request: Request, session: Session, token: str | None, permission: Permission
+) -> Principal:
+    """The caller behind `token` if its role has `permission`; else 401 or 403 (audited)."""
+    principal = service.authenticate(session=session, token=token) if token else None
+    if principal is None:
+        # Failed credential use is evidence (brute force, leaked or revoked keys); it is
+        # written in its own transaction because the request's own one will roll back.
+        _audit_refusal(
+            request,
+            type="auth.failed",
+            actor="anonymous",
+            role="none",
+            body={
+                "reason": "missing" if not token else "invalid",
+                "client": request.client.host if request.client else None,
+            },
+        )
+        raise Unauthenticated("a valid API key is required (Authorization: Bearer KEY)")
+    if not allows(principal.role, permission):
+        _audit_refusal(
+            request,
+            type="auth.denied",
+            actor=principal.name,
+            role=principal.role.value,
+            body={"permission": permission.value},
+        )
+        raise Forbidden(f"role {principal.role.value!r} may not {permission.value}")
+    request.state.principal = principal
+    return principal
+
+
+def request_token(request: Request) -> str | None:
+    """The API key a request carries (X-API-Key, or Authorization: Bearer)."""
+    return _token(request.headers.get("authorization"), request.headers.get("x-api-key"))
+
+
 def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency that authenticates the caller and checks one permission."""
 
@@ -71,33 +108,7 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
         authorization: Annotated[str | None, Header()] = None,
         x_api_key: Annotated[str | None, Header()] = None,
     ) -> Principal:
-        token = _token(authorization, x_api_key)
-        principal = service.authenticate(session=session, token=token) if token else None
-        if principal is None:
-            # Failed credential use is evidence (brute force, leaked or revoked keys); it is
-            # written in its own transaction because the request's own one will roll back.
-            _audit_refusal(
-                request,
-                type="auth.failed",
-                actor="anonymous",
-                role="none",
-                body={
-                    "reason": "missing" if not token else "invalid",
-                    "client": request.client.host if request.client else None,
-                },
-            )
-            raise Unauthenticated("a valid API key is required (Authorization: Bearer KEY)")
-        if not allows(principal.role, permission):
-            _audit_refusal(
-                request,
-                type="auth.denied",
-                actor=principal.name,
-                role=principal.role.value,
-                body={"permission": permission.value},
-            )
-            raise Forbidden(f"role {principal.role.value!r} may not {permission.value}")
-        request.state.principal = principal
-        return principal
+        return authorize(request, session, _token(authorization, x_api_key), permission)
 
     dependency.permission = permission  # type: ignore[attr-defined]
     return dependency
@@ -195,7 +206,10 @@ def route_permissions(app: Any) -> list[tuple[str, str, Permission | None]]:
             if inner is not None:
                 walk(inner.routes)
             elif isinstance(route, APIRoute):
-                perm = _find_permission(route.dependant)
+                # a hot-path route checks its permission itself and says which (`lean`)
+                perm = getattr(route.endpoint, "permission", None) or _find_permission(
+                    route.dependant
+                )
                 out.extend((m, route.path, perm) for m in sorted(route.methods or ()))
 
     walk(app.routes)
