@@ -24,7 +24,7 @@ names = st.text(
     ),
     min_size=1,
     max_size=12,
-)
+).filter(lambda t: t != service.ANY_SELLER)  # "*" alone means any seller (pec only)
 numbers = st.integers(0, 9999).map(lambda i: f"404555{i:04d}")
 moments = st.builds(
     lambda minutes, offset: (NOW - timedelta(minutes=minutes)).astimezone(
