@@ -8,6 +8,8 @@ so two processes cannot both allow the fourth call of a 3-per-24-hours cap.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import queue
@@ -132,6 +134,7 @@ class _Batch:
     bodies: list[str] = field(default_factory=list)  # canonical JSON of each log entry
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    future: asyncio.Future[None] | None = None  # an asyncio caller's (write_async)
     # queued -> writing -> done, or queued -> abandoned (its caller gave up: never written)
     state: str = "queued"
 
@@ -164,6 +167,21 @@ class DecisionWriter:
                     batch.state = "abandoned"
                     raise TimeoutError("the decision was not written in time")
             batch.done.wait()  # already being written: its outcome is the answer
+        if batch.error is not None:
+            raise batch.error
+
+    async def write_async(self, batch: _Batch) -> None:
+        """`write` for asyncio code: awaits the commit without a thread of its own."""
+        batch.future = asyncio.get_running_loop().create_future()
+        self._queue.put(batch)
+        try:
+            await asyncio.wait_for(asyncio.shield(batch.future), self._timeout)
+        except TimeoutError:
+            with self._lock:
+                if batch.state == "queued":
+                    batch.state = "abandoned"
+                    raise TimeoutError("the decision was not written in time") from None
+            await batch.future
         if batch.error is not None:
             raise batch.error
 
@@ -212,6 +230,15 @@ class DecisionWriter:
             group[0].error = exc
         for b in group:
             b.done.set()
+            if b.future is not None:
+                loop = b.future.get_loop()
+                with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
+                    loop.call_soon_threadsafe(_resolve, b.future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def internal_error_decision(attempt: Attempt, message: str) -> Decision:
@@ -419,6 +446,9 @@ class Gate:
         self.session_factory = session_factory
         self.dnc = dnc
         self.audit_writer = audit_writer
+        # decide on the caller's event loop: the database is a file in this process
+        bind = session_factory.kw.get("bind")
+        self.inline = bind is not None and bind.dialect.name == "sqlite"
         ruleset = ruleset or load_packs(extra_dirs=settings.extra_rule_pack_dirs)
         self.rules = GateRules(ruleset)
         self._replay_rules: dict[tuple[tuple[str, str], ...], GateRules] = {}
@@ -728,6 +758,29 @@ class Gate:
         with self.session_factory() as own:
             return self._decide_many(own, attempts, actor, actor_role, known_at, revisions, reserve)
 
+    async def decide_many_async(
+        self,
+        attempts: Sequence[Attempt],
+        *,
+        actor: str,
+        actor_role: str,
+        session: Session,
+        known_at: datetime | None = None,
+    ) -> list[DecisionRecord]:
+        """`decide_many` on an event loop: the facts read inline, the commit awaited.
+
+        For a database in the process (SQLite), whose reads take microseconds: the request
+        then needs no worker thread, and its thread hops cost more than the reads.
+        """
+        if not attempts:
+            return []
+        batch = self._prepare(session, attempts, actor, actor_role, known_at, None, True)
+        if self._writer is not None:
+            await self._writer.write_async(batch)
+        else:
+            self._write(session, [batch])
+        return batch.records
+
     def _decide_many(
         self,
         session: Session,
@@ -738,9 +791,26 @@ class Gate:
         revisions: Mapping[str, str] | None,
         reserve: bool,
     ) -> list[DecisionRecord]:
+        batch = self._prepare(session, attempts, actor, actor_role, known_at, revisions, reserve)
+        if self._writer is not None:
+            self._writer.write(batch)
+        else:
+            self._write(session, [batch])
+        return batch.records
+
+    def _prepare(
+        self,
+        session: Session,
+        attempts: Sequence[Attempt],
+        actor: str,
+        actor_role: str,
+        known_at: datetime | None,
+        revisions: Mapping[str, str] | None,
+        reserve: bool,
+    ) -> _Batch:
+        # read the facts and decide (no lock): the write re-checks what the caps count
         now = utcnow()
         replay = known_at is not None or revisions is not None
-        reserve = reserve and not replay
         try:
             self.sync(session)
             rules = self._rules_for(session, revisions)
@@ -750,22 +820,17 @@ class Gate:
         except BaseException:
             session.rollback()
             raise
-        batch = _Batch(
+        return _Batch(
             attempts=attempts,
             results=results,
             actor=actor,
             actor_role=actor_role,
             known_at=known_at,
             replay=replay,
-            reserve=reserve,
+            reserve=reserve and not replay,
             rules=rules,
             now=now,
         )
-        if self._writer is not None:
-            self._writer.write(batch)
-        else:
-            self._write(session, [batch])
-        return batch.records
 
     def _write(self, session: Session, batches: Sequence[_Batch]) -> None:
         """Re-check caps under the lock, reserve the allowed attempts, log every decision.
