@@ -195,22 +195,27 @@ class DecisionWriter:
             first = self._queue.get()
             if first is None:
                 return
-            group, size, stop = [first], len(first.attempts), False
-            while size < self.MAX_ATTEMPTS:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                group.append(more)
-                size += len(more.attempts)
-            self._commit(group)
+            group, stop = [first], False
+            # Take the write lock first, then everything queued by then: while another
+            # process writes, the decisions arriving here join this group.
+            with serial_writer(self._gate.session_factory):
+                size = len(first.attempts)
+                while size < self.MAX_ATTEMPTS:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    group.append(more)
+                    size += len(more.attempts)
+                self._commit(group)
             if stop:
                 return
 
     def _commit(self, group: list[_Batch]) -> None:
+        # the caller holds serial_writer
         with self._lock:
             group = [b for b in group if b.state != "abandoned"]
             for b in group:
@@ -218,7 +223,7 @@ class DecisionWriter:
         if not group:
             return
         try:
-            with serial_writer(self._gate.session_factory), self._gate.session_factory() as session:
+            with self._gate.session_factory() as session:
                 self._gate._write(session, group)
         except Exception as exc:
             if len(group) > 1:
