@@ -43,6 +43,7 @@ from callwarden.gate.decide import Attempt
 from callwarden.gate.service import Gate
 from callwarden.numbers.models import CustomerLocation, LineTypeRecord
 from callwarden.rnd.models import RndResult
+from callwarden.runtime import tune_gc
 
 HERE = Path(__file__).resolve().parent
 CLI = [sys.executable, "-m", "callwarden"]
@@ -201,6 +202,7 @@ def in_process(
     rt = DncRuntime(settings=settings, session_factory=factory)
     rt.load()
     gate = Gate(settings=settings, session_factory=factory, dnc=rt)
+    tune_gc()  # as the service does once it has started
     at = _attempt_time()
     out: dict[str, Any] = {}
 

@@ -273,3 +273,45 @@ def test_emergency_recorded_elsewhere_applies_to_the_next_decision(gate: Gate, o
         emergencies.end_emergency(session=s, emergency_id=emergency_id, at=utcnow(), **WHO)
         s.commit()
     assert "us-la-emergency-ban" not in rule_ids()
+
+
+def test_an_async_caller_that_gave_up_is_never_written() -> None:
+    """write_async: a decision whose caller timed out (and answered deny) is never committed."""
+    import asyncio
+    import threading
+    import time
+    from contextlib import nullcontext
+
+    from callwarden.gate.service import DecisionWriter, _Batch
+
+    written: list[str] = []
+    release = threading.Event()
+
+    class SlowGate:
+        session_factory = staticmethod(nullcontext)
+
+        def _write(self, _session: Any, group: list[Any]) -> None:
+            release.wait(5)
+            written.extend(b.actor for b in group)
+
+    def batch(name: str) -> _Batch:
+        return _Batch([], [], name, "dialer", None, False, True, None, utcnow())  # type: ignore[arg-type]
+
+    writer = DecisionWriter(SlowGate(), timeout=0.2)  # type: ignore[arg-type]
+
+    async def scenario() -> tuple[_Batch, _Batch]:
+        first = batch("first")
+        busy = asyncio.ensure_future(writer.write_async(first))
+        await asyncio.sleep(0.05)  # the writer is now busy with "first"
+        late = batch("late")
+        with pytest.raises(TimeoutError):
+            await writer.write_async(late)
+        release.set()
+        await asyncio.wait_for(busy, 5)  # "first" was already being written: it completes
+        return first, late
+
+    first, late = asyncio.run(scenario())
+    time.sleep(0.05)
+    writer.close()
+    assert late.state == "abandoned" and first.state == "writing"
+    assert written == ["first"]

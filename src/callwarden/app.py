@@ -36,6 +36,7 @@ from callwarden.gate.service import Gate
 from callwarden.logging import get_logger
 from callwarden.numbers import api as numbers_api
 from callwarden.rnd import api as rnd_api
+from callwarden.runtime import tune_gc
 from callwarden.security import api as security_api
 
 log = get_logger("callwarden.app")
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             audit_writer=app.state.audit_writer,
         )
         app.state.gate.start_writer()
+        tune_gc()
         yield
         app.state.gate.close()
         app.state.audit_writer.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -184,14 +184,24 @@ def execute_many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> Non
 
 def bind_time(session: Session, value: datetime) -> Any:
     """A UTC timestamp as the driver stores and compares it (text on SQLite)."""
+    return time_binder(session)(value)
+
+
+def time_binder(session: Session) -> Callable[[datetime], Any]:
+    """`bind_time` for this session's backend, decided once (for loops over many rows)."""
+    return _sqlite_time if session.get_bind().dialect.name == "sqlite" else _utc_time
+
+
+def _utc_time(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
-    utc = value.astimezone(UTC)
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLAlchemy's SQLite storage format 'YYYY-MM-DD HH:MM:SS.ffffff'; fixed width, so
-        # text order is time order.
-        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
-    return utc
+    return value.astimezone(UTC)
+
+
+def _sqlite_time(value: datetime) -> str:
+    # SQLAlchemy's SQLite storage format 'YYYY-MM-DD HH:MM:SS.ffffff'; fixed width, so text
+    # order is time order.
+    return _utc_time(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def driver_time(value: Any) -> datetime:

@@ -15,7 +15,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from callwarden.audit.models import AuditEvent
-from callwarden.db import bind_time, fetch_all, serial_writer, utcnow
+from callwarden.db import fetch_all, serial_writer, time_binder, utcnow
 from callwarden.logging import get_logger
 
 log = get_logger("callwarden.audit")
@@ -116,12 +116,13 @@ def _insert_on_driver(session: Session, rows: Sequence[Mapping[str, Any]]) -> li
     # compilation. One row, or SQLite, whose single writer numbers a statement's rows in
     # VALUES order, so the sorted ids are the rows' ids in order.
     ids: list[int] = []
+    when = time_binder(session)
     for i in range(0, len(rows), 1000):
         chunk = rows[i : i + 1000]
         params: list[Any] = []
         for r in chunk:
             params += (
-                bind_time(session, r["occurred_at"]),
+                when(r["occurred_at"]),
                 r["type"],
                 r["actor"],
                 r["actor_role"],

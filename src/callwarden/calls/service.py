@@ -23,7 +23,7 @@ from callwarden.bulk import ImportRejected, RowError
 from callwarden.calls import cdr
 from callwarden.calls.cdr import CallRecord
 from callwarden.calls.models import CallAttempt
-from callwarden.db import bind_time, driver_time, execute_many, fetch_all, utcnow
+from callwarden.db import bind_time, driver_time, execute_many, fetch_all, time_binder, utcnow
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate.facts import CallFact
 from callwarden.security.roles import Role
@@ -89,7 +89,8 @@ _RESERVE_SQL = (
 
 def reserve_many(*, session: Session, reservations: Sequence[Reservation], actor: str) -> None:
     """Hold allowed attempts in the history (in the gate's transaction; one statement)."""
-    now = bind_time(session, utcnow())
+    when = time_binder(session)
+    now = when(utcnow())
     rows = []
     for r in reservations:
         if r.expires_at <= r.at:
@@ -97,8 +98,8 @@ def reserve_many(*, session: Session, reservations: Sequence[Reservation], actor
         rows.append(
             (
                 r.number,
-                bind_time(session, r.at),
-                bind_time(session, r.expires_at),
+                when(r.at),
+                when(r.expires_at),
                 r.decision_id,
                 r.seller,
                 r.campaign,

@@ -47,6 +47,11 @@ def _zones_by_state() -> dict[str, tuple[str, ...]]:
     return {state: tuple(sorted(zones)) for state, zones in out.items()}
 
 
+def warm() -> None:
+    """Build the state-to-zones table now (it takes a few hundred ms), not on a first call."""
+    _zones_by_state()
+
+
 def zones_of_state(state: str) -> tuple[str, ...]:
     """Every IANA zone of a state or province's geographic area codes."""
     return _zones_by_state().get(state, ())

@@ -34,6 +34,7 @@ from callwarden.dnc.runtime import SYNC_MARKERS, DncRuntime
 from callwarden.ebr import service as ebr
 from callwarden.emergencies import service as emergencies
 from callwarden.errors import NotFound
+from callwarden.gate import locations
 from callwarden.gate.decide import Attempt, Decision, Frame, GateRules, Reason, decide, frame
 from callwarden.gate.facts import (
     CallFact,
@@ -456,6 +457,7 @@ class Gate:
         self.inline = bind is not None and bind.dialect.name == "sqlite"
         ruleset = ruleset or load_packs(extra_dirs=settings.extra_rule_pack_dirs)
         self.rules = GateRules(ruleset)
+        locations.warm()
         self._replay_rules: dict[tuple[tuple[str, str], ...], GateRules] = {}
         self._writer: DecisionWriter | None = None
         # Facts that change rarely, per number, valid until fact_changes says otherwise.
