@@ -228,3 +228,39 @@ def test_consistency_proof_over_http(client, keys: Keys, session_factory, settin
     assert too_far.status_code == 409
     backwards = client.get("/v1/audit/consistency", params={"from": 9, "to": 3}, headers=h)
     assert backwards.status_code == 422
+
+
+def test_a_prepared_sequencing_the_tree_outgrew_is_done_again(settings, session_factory):
+    """A sequencer that hashed events before the lock, while another sequenced them, must not
+    sequence them twice: under the lock it sees the tree moved and works from the log."""
+    signer = log.signer_for(settings.data_dir)
+    _events(session_factory, 6)
+    with session_factory() as s:
+        stale = log.prepare(s, max_batch=4)
+    assert stale is not None and [u[0] for u in stale.updates] == [0, 1, 2, 3]
+    with session_factory() as s:  # another process sequences the first four meanwhile
+        assert log.integrate(s, max_batch=4) == 4
+        s.commit()
+    with session_factory() as s:
+        assert log.integrate(s, max_batch=4, prepared=stale) == 2  # only the two left
+        s.commit()
+    with session_factory() as s:
+        seqs = [r[0] for r in s.execute(text("SELECT seq FROM audit_events ORDER BY id"))]
+        log.checkpoint(s, signer)
+        s.commit()
+    assert seqs == list(range(6))
+    report = _verify(session_factory, Verifier(signer.public_key_text()))
+    assert report.ok, report.problems
+
+
+def test_a_fresh_prepared_sequencing_is_written_as_computed(session_factory):
+    _events(session_factory, 3)
+    with session_factory() as s:
+        ready = log.prepare(s)
+    with session_factory() as s:
+        assert log.integrate(s, prepared=ready) == 3
+        s.commit()
+        leaves = [
+            bytes(r[0]) for r in s.execute(text("SELECT leaf_hash FROM audit_events ORDER BY id"))
+        ]
+    assert ready is not None and leaves == [u[1] for u in ready.updates]

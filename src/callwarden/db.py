@@ -126,6 +126,34 @@ def serial_writer(factory: sessionmaker[Session]) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def sole_process(factory: sessionmaker[Session], task: str) -> Iterator[bool]:
+    """Whether this process is the one doing `task` now, on one SQLite file (always on others).
+
+    For background work that any process could do but one is enough (sequencing the audit
+    log): the others would only redo it and hold the write lock longer. The first to take
+    the task's file lock does it; the lock goes with the process if it dies.
+    """
+    bind = getattr(factory, "kw", {}).get("bind")
+    database = bind.url.database if isinstance(bind, Engine) else None
+    if bind is None or bind.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield True
+        return
+    fd = os.open(os.path.abspath(str(database)) + f"-{task}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory bound to the engine."""
     return sessionmaker(bind=engine, expire_on_commit=False)

@@ -137,9 +137,17 @@ def _lock(session: Session) -> None:
         session.connection().exec_driver_sql("DELETE FROM audit_tree_nodes WHERE level < 0")
 
 
-def integrate(session: Session, *, max_batch: int = 50_000) -> int:
-    """Sequence pending events into the tree (in the caller's transaction); returns how many."""
-    _lock(session)
+@dataclass(frozen=True)
+class Sequencing:
+    """Pending events' leaves and tree nodes, computed from a read before any lock is taken."""
+
+    start: int  # the tree size they were computed against
+    updates: list[tuple[int, bytes, int]]  # (seq, leaf hash, event id)
+    new_nodes: list[tuple[int, int, bytes]]  # (level, index, hash)
+
+
+def prepare(session: Session, *, max_batch: int = 50_000) -> Sequencing | None:
+    """Read the oldest pending events and hash them into the tree (reads only; no lock)."""
     start = size(session)
     rows = fetch_all(
         session,
@@ -148,7 +156,7 @@ def integrate(session: Session, *, max_batch: int = 50_000) -> int:
         (max_batch,),
     )
     if not rows:
-        return 0
+        return None
     nodes = DbNodes(session)
     updates: list[tuple[int, bytes, int]] = []
     new_nodes: list[tuple[int, int, bytes]] = []
@@ -164,15 +172,35 @@ def integrate(session: Session, *, max_batch: int = 50_000) -> int:
             level, index = level + 1, index >> 1
             nodes.cache[(level, index)] = h
             new_nodes.append((level, index, h))
+    return Sequencing(start, updates, new_nodes)
+
+
+def integrate(
+    session: Session, *, max_batch: int = 50_000, prepared: Sequencing | None = None
+) -> int:
+    """Sequence pending events into the tree (in the caller's transaction); returns how many.
+
+    With `prepared` (from `prepare`, read before the lock) the transaction only writes it, so
+    the write lock is held for the writes alone; if another sequencer moved the tree
+    meanwhile, the work is done again under the lock.
+    """
+    _lock(session)
+    if prepared is None or size(session) != prepared.start:
+        # No other sequencer can run now, and one that did would have grown the tree: with
+        # the size unchanged, the prepared events are still the oldest pending ones.
+        prepared = prepare(session, max_batch=max_batch)
+        if prepared is None:
+            return 0
     conn = session.connection()
     q = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     conn.exec_driver_sql(
-        f"UPDATE audit_events SET seq = {q}, leaf_hash = {q} WHERE id = {q}", updates
+        f"UPDATE audit_events SET seq = {q}, leaf_hash = {q} WHERE id = {q}", prepared.updates
     )
     conn.exec_driver_sql(
-        f"INSERT INTO audit_tree_nodes (level, idx, hash) VALUES ({q}, {q}, {q})", new_nodes
+        f"INSERT INTO audit_tree_nodes (level, idx, hash) VALUES ({q}, {q}, {q})",
+        prepared.new_nodes,
     )
-    return len(rows)
+    return len(prepared.updates)
 
 
 def checkpoint(session: Session, signer: Signer, *, now: datetime | None = None) -> AuditCheckpoint:

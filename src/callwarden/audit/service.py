@@ -15,7 +15,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from callwarden.audit.models import AuditEvent
-from callwarden.db import fetch_all, serial_writer, time_binder, utcnow
+from callwarden.db import fetch_all, serial_writer, sole_process, time_binder, utcnow
 from callwarden.logging import get_logger
 
 log = get_logger("callwarden.audit")
@@ -393,13 +393,21 @@ class AuditWriter:
                 # Small batches, one transaction each: sequencing holds the write lock, and
                 # decisions waiting to commit should wait for a few dozen events at most. The
                 # pause between batches lets writers queued meanwhile take the lock first.
-                while True:
-                    with serial_writer(self._factory), self._factory() as session:
-                        done = audit_log.integrate(session, max_batch=SEQUENCE_BATCH)
-                        session.commit()
-                    if done < SEQUENCE_BATCH:
-                        break
-                    time.sleep(0.001)
+                with sole_process(self._factory, "sequencer") as mine:
+                    while mine:
+                        # hashed from a read first: the write lock is held for the writes only
+                        with self._factory() as session:
+                            ready = audit_log.prepare(session, max_batch=SEQUENCE_BATCH)
+                        if ready is None:
+                            break
+                        with serial_writer(self._factory), self._factory() as session:
+                            done = audit_log.integrate(
+                                session, max_batch=SEQUENCE_BATCH, prepared=ready
+                            )
+                            session.commit()
+                        if done < SEQUENCE_BATCH:
+                            break
+                        time.sleep(0.001)
                 self._last_sequence = now
             if (
                 self._checkpoint_every is not None
