@@ -264,3 +264,57 @@ def test_a_fresh_prepared_sequencing_is_written_as_computed(session_factory):
             bytes(r[0]) for r in s.execute(text("SELECT leaf_hash FROM audit_events ORDER BY id"))
         ]
     assert ready is not None and leaves == [u[1] for u in ready.updates]
+
+
+def _recorded(session_factory, n: int, *, sequence: bool) -> list[int]:
+    with session_factory() as s:
+        ids = audit.record_events(
+            session=s,
+            events=[
+                {
+                    "type": "gate.decision",
+                    "actor": "d",
+                    "actor_role": "dialer",
+                    "subject": f"x{i}",
+                    "body": f'{{"i":{i}}}',
+                }
+                for i in range(n)
+            ],
+            sequence=sequence,
+        )
+        s.commit()
+    return ids
+
+
+def _seqs(session_factory, ids: list[int]) -> list[int | None]:
+    with session_factory() as s:
+        rows = dict(s.execute(text("SELECT id, seq FROM audit_events")).all())
+    return [rows[i] for i in ids]
+
+
+def test_a_writer_holding_the_lock_sequences_its_events_as_it_writes(settings, session_factory):
+    """On SQLite, events written with sequence=True enter the tree in the same transaction
+    when nothing is pending (no later rewrite of their rows); elsewhere they wait for the
+    sequencer. Either way the sequence is dense, in id order, and the log verifies."""
+    signer = log.signer_for(settings.data_dir)
+    first = _recorded(session_factory, 5, sequence=True)
+    sqlite = session_factory().get_bind().dialect.name == "sqlite"
+    assert _seqs(session_factory, first) == (list(range(5)) if sqlite else [None] * 5)
+    with session_factory() as s:
+        log.checkpoint(s, signer)
+        s.commit()
+    report = _verify(session_factory, Verifier(signer.public_key_text()))
+    assert report.ok and report.events == 5, report.problems
+
+
+def test_events_behind_a_pending_one_wait_for_the_sequencer(settings, session_factory):
+    signer = log.signer_for(settings.data_dir)
+    pending = _recorded(session_factory, 2, sequence=False)
+    later = _recorded(session_factory, 3, sequence=True)
+    assert _seqs(session_factory, pending + later) == [None] * 5  # id order must be kept
+    with session_factory() as s:
+        assert log.integrate(s) == 5
+        log.checkpoint(s, signer)
+        s.commit()
+    assert _seqs(session_factory, pending + later) == list(range(5))
+    assert _verify(session_factory, Verifier(signer.public_key_text())).ok

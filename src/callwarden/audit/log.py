@@ -11,7 +11,7 @@ in `verify_log` trusts nothing stored but the signed checkpoints and the public 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,13 +157,23 @@ def prepare(session: Session, *, max_batch: int = 50_000) -> Sequencing | None:
     )
     if not rows:
         return None
+    leaves, new_nodes = _grow(session, start, [r[1:] for r in rows])
+    updates = [(seq, h, int(r[0])) for (seq, h), r in zip(leaves, rows, strict=True)]
+    return Sequencing(start, updates, new_nodes)
+
+
+def _grow(
+    session: Session, start: int, events: Sequence[Sequence[Any]]
+) -> tuple[list[tuple[int, bytes]], list[tuple[int, int, bytes]]]:
+    # (occurred_at, type, actor, actor_role, subject, body) appended at `start`: each one's
+    # seq and leaf hash, and the perfect-subtree roots they complete
     nodes = DbNodes(session)
-    updates: list[tuple[int, bytes, int]] = []
+    leaves: list[tuple[int, bytes]] = []
     new_nodes: list[tuple[int, int, bytes]] = []
-    for offset, (event_id, occurred_at, type_, actor, role, subject, body) in enumerate(rows):
+    for offset, (occurred_at, type_, actor, role, subject, body) in enumerate(events):
         seq = start + offset
         h = merkle.leaf_hash(leaf_bytes(seq, occurred_at, type_, actor, role, subject, body))
-        updates.append((seq, h, event_id))
+        leaves.append((seq, h))
         level, index = 0, seq
         nodes.cache[(0, seq)] = h
         new_nodes.append((0, seq, h))
@@ -172,7 +182,29 @@ def prepare(session: Session, *, max_batch: int = 50_000) -> Sequencing | None:
             level, index = level + 1, index >> 1
             nodes.cache[(level, index)] = h
             new_nodes.append((level, index, h))
-    return Sequencing(start, updates, new_nodes)
+    return leaves, new_nodes
+
+
+def sequence_new(
+    session: Session, events: Sequence[Sequence[Any]]
+) -> list[tuple[int, bytes]] | None:
+    """Seq and leaf hash for events this transaction is about to insert, or None.
+
+    SQLite only (its single writer numbers rows in insertion order): under the write lock,
+    when no earlier event is still pending, new events are sequenced as they are written, so
+    the sequencer never has to rewrite their rows later. `events` are (occurred_at, type,
+    actor, actor_role, subject, body); their tree nodes are stored here.
+    """
+    if session.get_bind().dialect.name != "sqlite" or not events:
+        return None
+    _lock(session)
+    if fetch_all(session, "SELECT 1 FROM audit_events WHERE seq IS NULL LIMIT 1"):
+        return None  # the background sequencer takes them in id order
+    leaves, new_nodes = _grow(session, size(session), events)
+    session.connection().exec_driver_sql(
+        "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?, ?, ?)", new_nodes
+    )
+    return leaves
 
 
 def integrate(

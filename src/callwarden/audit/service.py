@@ -88,10 +88,14 @@ def record_many(
         session.execute(insert(AuditEvent), rows)
 
 
-def record_events(*, session: Session, events: Sequence[Mapping[str, Any]]) -> list[int]:
+def record_events(
+    *, session: Session, events: Sequence[Mapping[str, Any]], sequence: bool = False
+) -> list[int]:
     """Append events (type, actor, actor_role, subject, body) in the caller's transaction.
 
-    Returns their ids in order, so each can be handed back as a receipt.
+    Returns their ids in order, so each can be handed back as a receipt. With `sequence`, on
+    SQLite, the events enter the Merkle tree in the same transaction when nothing earlier is
+    pending (`log.sequence_new`): for a writer that already holds the write lock.
     """
     if not events:
         return []
@@ -100,7 +104,7 @@ def record_events(*, session: Session, events: Sequence[Mapping[str, Any]]) -> l
         for e in events
     ]
     if len(rows) == 1 or session.get_bind().dialect.name == "sqlite":
-        return _insert_on_driver(session, rows)
+        return _insert_on_driver(session, rows, sequence=sequence)
     table = _EVENTS_TABLE
     result = session.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
@@ -108,31 +112,37 @@ def record_events(*, session: Session, events: Sequence[Mapping[str, Any]]) -> l
     return [int(i) for i in result.scalars()]
 
 
-_EVENT_INSERT = (
-    "INSERT INTO audit_events (occurred_at, type, actor, actor_role, subject, body) VALUES "
-)
+_EVENT_COLUMNS = "occurred_at, type, actor, actor_role, subject, body"
 
 
-def _insert_on_driver(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+def _insert_on_driver(
+    session: Session, rows: Sequence[Mapping[str, Any]], *, sequence: bool = False
+) -> list[int]:
     # The gate logs every decision through here: straight on the driver, no statement
     # compilation. One row, or SQLite, whose single writer numbers a statement's rows in
     # VALUES order, so the sorted ids are the rows' ids in order.
-    ids: list[int] = []
+    from callwarden.audit import log as audit_log
+
     when = time_binder(session)
-    for i in range(0, len(rows), 1000):
-        chunk = rows[i : i + 1000]
-        params: list[Any] = []
-        for r in chunk:
-            params += (
-                when(r["occurred_at"]),
-                r["type"],
-                r["actor"],
-                r["actor_role"],
-                r["subject"],
-                r["body"],
-            )
-        sql = _EVENT_INSERT + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)) + " RETURNING id"
-        ids += sorted(int(row[0]) for row in fetch_all(session, sql, tuple(params)))
+    values: list[tuple[Any, ...]] = [
+        (when(r["occurred_at"]), r["type"], r["actor"], r["actor_role"], r["subject"], r["body"])
+        for r in rows
+    ]
+    leaves = audit_log.sequence_new(session, values) if sequence else None
+    columns, marks = _EVENT_COLUMNS, "?, ?, ?, ?, ?, ?"
+    if leaves is not None:
+        values = [v + leaf for v, leaf in zip(values, leaves, strict=True)]
+        columns, marks = columns + ", seq, leaf_hash", marks + ", ?, ?"
+    ids: list[int] = []
+    for i in range(0, len(values), 1000):
+        chunk = values[i : i + 1000]
+        sql = (
+            f"INSERT INTO audit_events ({columns}) VALUES "
+            + ", ".join([f"({marks})"] * len(chunk))
+            + " RETURNING id"
+        )
+        params = tuple(v for row in chunk for v in row)
+        ids += sorted(int(row[0]) for row in fetch_all(session, sql, params))
     return ids
 
 

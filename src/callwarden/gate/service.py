@@ -901,7 +901,8 @@ class Gate:
                     }
                     for r, body in zip(b.records, b.bodies, strict=True)
                 ]
-            event_ids = iter(audit.record_events(session=session, events=events))
+            # under the write lock: on SQLite the decisions enter the tree as they are written
+            event_ids = iter(audit.record_events(session=session, events=events, sequence=True))
             session.commit()
         except BaseException:
             session.rollback()
