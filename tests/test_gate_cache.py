@@ -169,10 +169,9 @@ def test_regf_counts_calls_about_the_debt_on_another_number(
     assert other.decision.allowed
 
 
-def test_a_decision_given_up_on_is_never_written() -> None:
-    """A caller that timed out answered deny: its queued batch must not be committed later."""
+def _slow_writer() -> tuple[Any, list[str], Any, Any]:
+    """A DecisionWriter over a gate whose writes block until released; what it wrote."""
     import threading
-    import time
     from contextlib import nullcontext
 
     from callwarden.gate.service import DecisionWriter, _Batch
@@ -190,7 +189,15 @@ def test_a_decision_given_up_on_is_never_written() -> None:
     def batch(name: str) -> _Batch:
         return _Batch([], [], name, "dialer", None, False, True, None, utcnow())  # type: ignore[arg-type]
 
-    writer = DecisionWriter(SlowGate(), timeout=0.2)  # type: ignore[arg-type]
+    return DecisionWriter(SlowGate(), timeout=0.2), written, release, batch  # type: ignore[arg-type]
+
+
+def test_a_decision_given_up_on_is_never_written() -> None:
+    """A caller that timed out answered deny: its queued batch must not be committed later."""
+    import threading
+    import time
+
+    writer, written, release, batch = _slow_writer()
     first = threading.Thread(target=writer.write, args=(batch("first"),))
     first.start()
     time.sleep(0.05)  # the writer is now busy with "first"
@@ -278,28 +285,11 @@ def test_emergency_recorded_elsewhere_applies_to_the_next_decision(gate: Gate, o
 def test_an_async_caller_that_gave_up_is_never_written() -> None:
     """write_async: a decision whose caller timed out (and answered deny) is never committed."""
     import asyncio
-    import threading
     import time
-    from contextlib import nullcontext
 
-    from callwarden.gate.service import DecisionWriter, _Batch
+    writer, written, release, batch = _slow_writer()
 
-    written: list[str] = []
-    release = threading.Event()
-
-    class SlowGate:
-        session_factory = staticmethod(nullcontext)
-
-        def _write(self, _session: Any, group: list[Any]) -> None:
-            release.wait(5)
-            written.extend(b.actor for b in group)
-
-    def batch(name: str) -> _Batch:
-        return _Batch([], [], name, "dialer", None, False, True, None, utcnow())  # type: ignore[arg-type]
-
-    writer = DecisionWriter(SlowGate(), timeout=0.2)  # type: ignore[arg-type]
-
-    async def scenario() -> tuple[_Batch, _Batch]:
+    async def scenario() -> tuple[Any, Any]:
         first = batch("first")
         busy = asyncio.ensure_future(writer.write_async(first))
         await asyncio.sleep(0.05)  # the writer is now busy with "first"

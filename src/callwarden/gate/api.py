@@ -95,12 +95,17 @@ def _invalid(exc: ValidationError) -> Response:
     )
 
 
+def _checked(request: Request, session: Session, raw: bytes) -> tuple[Principal, AttemptIn]:
+    # the credential first (401/403 before 422, as FastAPI orders them), then the body
+    principal = authorize(request, session, request_token(request), Permission.GATE_DECIDE)
+    return principal, AttemptIn.model_validate_json(raw)
+
+
 def _decide_one(request: Request, raw: bytes) -> Response:
     # The whole request in one worker thread: credential, validation, decision.
     with transaction(request.app.state.session_factory) as session:
-        principal = authorize(request, session, request_token(request), Permission.GATE_DECIDE)
         try:
-            body = AttemptIn.model_validate_json(raw)
+            principal, body = _checked(request, session, raw)
         except ValidationError as exc:
             return _invalid(exc)
         (out,) = _decide(_gate(request), [body], principal, session)
@@ -110,9 +115,8 @@ def _decide_one(request: Request, raw: bytes) -> Response:
 async def _decide_one_inline(request: Request, raw: bytes) -> Response:
     # The same on the event loop, for a database in the process (see Gate.decide_many_async).
     with transaction(request.app.state.session_factory) as session:
-        principal = authorize(request, session, request_token(request), Permission.GATE_DECIDE)
         try:
-            body = AttemptIn.model_validate_json(raw)
+            principal, body = _checked(request, session, raw)
         except ValidationError as exc:
             return _invalid(exc)
         attempt = body.to_attempt()
