@@ -15,6 +15,7 @@ Every domain validates all rows before writing anything; when any row is bad,
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn, TypeVar,
 import typer
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from callwarden import phone
 from callwarden.errors import ValidationFailed
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+MAX_SOURCE = 100  # longest data-source name kept
+FORMAT_HELP = "csv, jsonl or json; default: from the Content-Type, else from the first character"
 
 FORMATS = ("csv", "jsonl", "json")
 MAX_ROWS = 1_000_000
@@ -722,3 +727,59 @@ def run_cli_import(
             return work(session, who)
     except ImportRejected as exc:
         report_rejected(path, exc, as_json=as_json)
+
+
+# -- the report of an import that adds facts (line types, locations, RND answers) ------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What a bulk import did."""
+
+    kind: str
+    rows: int
+    added: int
+    duplicates: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {
+            "kind": self.kind,
+            "rows": self.rows,
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "sha256": self.sha256,
+        }
+
+
+class ImportOut(BaseModel):
+    """What a bulk import did (rows already stored identically count as duplicates)."""
+
+    kind: str
+    rows: int
+    added: int
+    duplicates: int
+    sha256: str
+
+
+def digest(data: bytes | str) -> str:
+    """SHA-256 of a file's bytes (evidence of exactly what was imported)."""
+    raw = data.encode() if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+def print_import(
+    path: Path, work: Callable[[Session, Principal], ImportReport], *, as_json: bool
+) -> None:
+    """Run `work(session, operator)` as one all-or-nothing import and print its report."""
+    from callwarden import cli
+
+    report = run_cli_import(path, work, as_json=as_json)
+    if as_json:
+        cli.print_json(report.as_dict())
+    else:
+        cli.console.print(
+            f"imported {path.name}: {report.rows:,} rows, {report.added:,} added, "
+            f"{report.duplicates:,} already recorded"
+        )

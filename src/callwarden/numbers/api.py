@@ -11,14 +11,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from callwarden import bulk
+from callwarden.bulk import FORMAT_HELP, ImportOut
 from callwarden.numbers import service
 from callwarden.security.api import get_session, require
 from callwarden.security.roles import Permission
 from callwarden.security.service import Principal
 
 router = APIRouter(prefix="/v1", tags=["numbers"])
-
-FORMAT_HELP = "csv, jsonl or json; default: from the Content-Type, else from the first character"
 
 
 class LineTypeIn(BaseModel):
@@ -86,22 +85,12 @@ class NumberOut(BaseModel):
     locations: list[LocationOut]
 
 
-class ImportOut(BaseModel):
-    """What a bulk import did (rows already stored identically count as duplicates)."""
-
-    kind: str
-    rows: int
-    added: int
-    duplicates: int
-    sha256: str
-
-
 def _route(request: Request) -> str:
     return f"{request.method} {request.url.path}"
 
 
 def _import(
-    importer: Callable[..., service.ImportReport],
+    importer: Callable[..., bulk.ImportReport],
     request: Request,
     principal: Principal,
     session: Session,

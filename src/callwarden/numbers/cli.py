@@ -21,28 +21,13 @@ def _cli() -> Any:
     return cli
 
 
-def run_import(path: Path, work: Callable[[Any, Any], Any], *, as_json: bool) -> None:
-    """Run `work(session, operator)` as one all-or-nothing import and print its report."""
-    from callwarden import bulk
-
-    cli = _cli()
-    report = bulk.run_cli_import(path, work, as_json=as_json)
-    if as_json:
-        cli.print_json(report.as_dict())
-    else:
-        cli.console.print(
-            f"imported {path.name}: {report.rows:,} rows, {report.added:,} added, "
-            f"{report.duplicates:,} already recorded"
-        )
-
-
 def _import_file(
     file: Path, fmt: str | None, importer: Callable[..., Any], source: str | None, as_json: bool
 ) -> None:
     from callwarden import bulk
 
     data, chosen = bulk.read_input(file, fmt)
-    run_import(
+    bulk.print_import(
         file,
         lambda session, who: importer(
             session=session,

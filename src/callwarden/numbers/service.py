@@ -18,7 +18,6 @@ removed by stamping ``removed_at``, never deleted.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from callwarden import bulk, phone
 from callwarden.audit import service as audit
+from callwarden.bulk import MAX_SOURCE, ImportReport, digest
 from callwarden.db import driver_time, fetch_all, utcnow
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
@@ -56,7 +56,6 @@ SUBDIVISIONS: dict[str, frozenset[str]] = {
     "CA": CA_PROVINCES,
 }
 
-MAX_SOURCE = 100
 CHUNK = 500
 
 _LINE_TYPE_WORDS = {
@@ -106,27 +105,6 @@ LOCATION_ALIASES = {
 
 
 # -- bulk imports -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ImportReport:
-    """What a bulk import did."""
-
-    kind: str
-    rows: int
-    added: int
-    duplicates: int
-    sha256: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for JSON."""
-        return {
-            "kind": self.kind,
-            "rows": self.rows,
-            "added": self.added,
-            "duplicates": self.duplicates,
-            "sha256": self.sha256,
-        }
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -694,9 +672,3 @@ def _chunks(numbers: Sequence[int]) -> Iterable[list[int]]:
     unique = sorted({int(n) for n in numbers})
     for i in range(0, len(unique), CHUNK):
         yield unique[i : i + CHUNK]
-
-
-def digest(data: bytes | str) -> str:
-    """SHA-256 of a file's bytes (evidence of exactly what was imported)."""
-    raw = data.encode() if isinstance(data, str) else data
-    return hashlib.sha256(raw).hexdigest()

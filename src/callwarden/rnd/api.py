@@ -10,8 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from callwarden import bulk, phone
-from callwarden.bulk import ImportRejected
-from callwarden.numbers.api import FORMAT_HELP, ImportOut
+from callwarden.bulk import FORMAT_HELP, ImportOut, ImportRejected
 from callwarden.rnd import service
 from callwarden.security.api import get_session, require
 from callwarden.security.roles import Permission

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from callwarden.bulk import FileArg, FormatOpt, JsonOpt
-from callwarden.numbers.cli import run_import
+from callwarden.bulk import FileArg, FormatOpt, JsonOpt, print_import
 
 app = typer.Typer(
     help="Reassigned Numbers Database answers (number + consent date -> yes/no/no data).",
@@ -41,7 +40,7 @@ def import_file(
 
     when = bulk.instant(queried_at, "queried_at", required=False)
     data, chosen = bulk.read_input(file, fmt)
-    run_import(
+    print_import(
         file,
         lambda session, who: service.import_results(
             session=session,

@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 
 from callwarden import phone
 from callwarden.audit import service as audit
-from callwarden.bulk import CLOCK_SKEW
+from callwarden.bulk import CLOCK_SKEW, MAX_SOURCE
 from callwarden.db import utcnow
 from callwarden.errors import ValidationFailed
-from callwarden.numbers.service import MAX_SOURCE
 from callwarden.rnd import service
 from callwarden.rnd.models import RndResult
 from callwarden.rnd.service import RndAnswer

@@ -36,12 +36,12 @@ from sqlalchemy.orm import Session
 
 from callwarden import bulk, phone
 from callwarden.audit import service as audit
-from callwarden.bulk import CLOCK_SKEW, FieldChecks
+from callwarden.bulk import CLOCK_SKEW, MAX_SOURCE, FieldChecks, ImportReport, digest
 from callwarden.db import driver_time, fetch_all, utcnow
 from callwarden.errors import ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import RndFact
-from callwarden.numbers.service import CHUNK, MAX_SOURCE, ImportReport, digest
+from callwarden.numbers.service import CHUNK
 from callwarden.rnd.models import RndResult
 
 __all__ = [
