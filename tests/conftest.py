@@ -102,6 +102,17 @@ def engine(settings: Settings) -> Iterator[Engine]:
     eng.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> Iterator[None]:
+    """Process-wide caches keyed by database URL (PostgreSQL tests share one) start empty."""
+    from callwarden.calls import service as calls
+
+    calls.wait_for_rate_refreshes()
+    calls._live_rates.clear()
+    yield
+    calls.wait_for_rate_refreshes()
+
+
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """The session factory the code under test uses."""

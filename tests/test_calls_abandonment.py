@@ -168,6 +168,37 @@ def test_live_rates_are_reused_briefly_and_forgotten_on_writes(session_factory):
         # ...a replay of a moment away from the clock always counts afresh...
         past = service.load_campaign_abandonment(s, ["spring"], at=now - timedelta(minutes=2))
         assert past == {"spring": 1.0}
-        # ...and any call recorded through the service forgets the reused rates
+        # ...and a call recorded through the service makes the reused rate stale: the next
+        # decision still gets it at once (it never waits for a count) while one background
+        # thread counts afresh, and the decisions after that get the new rate
         _calls(s, now - timedelta(minutes=1), {"no_answer": 1})
-        assert service.load_campaign_abandonment(s, ["spring"], at=later) == {"spring": 1.0}
+        s.commit()
+        assert service.load_campaign_abandonment(s, ["spring"], at=later) == {"spring": 0.1}
+        service.wait_for_rate_refreshes()
+        again = utcnow()
+        assert service.load_campaign_abandonment(s, ["spring"], at=again) == {"spring": 1.0}
+
+
+def test_an_expired_rate_is_answered_while_it_is_recounted(session_factory):
+    """Past its 30 seconds a reused rate is answered once more and recounted in the
+    background; past another 30 seconds without a recount, it is counted in line."""
+    now = utcnow()
+    with session_factory() as s:
+        _calls(s, now - timedelta(minutes=5), {"answered": 9, "abandoned": 1})
+        s.commit()
+        assert service.load_campaign_abandonment(s, ["spring"], at=now) == {"spring": 0.1}
+        s.execute(
+            update(CallAttempt).where(CallAttempt.outcome == "answered").values(abandoned=True)
+        )
+        s.commit()
+        key = (str(s.get_bind().engine.url), "spring")
+        entry = service._live_rates[key]
+        entry.since, entry.until = now - timedelta(seconds=40), now - timedelta(seconds=10)
+        assert service.load_campaign_abandonment(s, ["spring"], at=now) == {"spring": 0.1}
+        service.wait_for_rate_refreshes()
+        assert service.load_campaign_abandonment(s, ["spring"], at=utcnow()) == {"spring": 1.0}
+        # a rate nobody refreshed for a minute is not answered: it is counted in line
+        entry = service._live_rates[key]
+        entry.rate = 0.5
+        entry.since, entry.until = now - timedelta(seconds=90), now - timedelta(seconds=60)
+        assert service.load_campaign_abandonment(s, ["spring"], at=utcnow()) == {"spring": 1.0}
