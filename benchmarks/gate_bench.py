@@ -275,8 +275,15 @@ def in_process(
     )
     with engine.begin() as conn:  # leave the reservations out of the HTTP run's history
         conn.execute(text("DELETE FROM call_attempts WHERE state = 'reserved'"))
+    if engine.dialect.name == "sqlite":
+        # The batches above left ~100 MB of write-ahead log: copy it into the database and
+        # flush it to disk now, so the HTTP run starts from a settled file, as a service
+        # in steady state would, instead of paying for the benchmark's own batches.
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     rt.close()
     engine.dispose()
+    os.sync()
     return out
 
 

@@ -34,3 +34,26 @@ def test_only_one_process_does_a_sole_task(tmp_path) -> None:
             assert again is True  # released when the first one finished
     finally:
         engine.dispose()
+
+
+def test_the_service_engine_leaves_wal_checkpoints_to_its_own_thread(tmp_path) -> None:
+    """With checkpoint_apart, commits never copy the log back; WalCheckpointer does."""
+    from sqlalchemy import text
+
+    from callwarden.db import WalCheckpointer, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'cw.db'}", checkpoint_apart=True)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x TEXT)"))
+        for _ in range(30):  # ~1,200 pages: past the 1,000 at which a commit would copy
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES (:x)"), [{"x": "y" * 4000}] * 40)
+        wal = tmp_path / "cw.db-wal"
+        assert wal.stat().st_size > 1000 * 4096  # no commit checkpointed
+        checkpointer = WalCheckpointer(engine, every=3600)  # the thread waits; we call it
+        busy, frames, copied = checkpointer.checkpoint()
+        assert busy == 0 and frames > 1000 and copied == frames
+        checkpointer.close()
+    finally:
+        engine.dispose()

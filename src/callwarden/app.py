@@ -19,7 +19,7 @@ from callwarden.audit.service import AuditWriter
 from callwarden.calls import api as calls_api
 from callwarden.config import Settings, get_settings
 from callwarden.consent import api as consent_api
-from callwarden.db import make_engine, make_session_factory
+from callwarden.db import WalCheckpointer, make_engine, make_session_factory
 from callwarden.dnc import api as dnc_api
 from callwarden.dnc.runtime import DncRuntime
 from callwarden.ebr import api as ebr_api
@@ -81,12 +81,15 @@ class ConcurrencyLimit:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for the given settings (defaults: environment)."""
     settings = settings or get_settings()
-    engine = make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(
+        settings.resolved_database_url, pool_size=settings.db_pool_size, checkpoint_apart=True
+    )
     factory = make_session_factory(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.dnc.load()
+        app.state.wal = WalCheckpointer(engine)
         app.state.audit_writer = AuditWriter(
             factory,
             sequence_every=settings.audit_sequence_seconds,
@@ -105,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.gate.close()
         app.state.audit_writer.close()
         app.state.dnc.close()
+        app.state.wal.close()
         engine.dispose()
 
     app = FastAPI(

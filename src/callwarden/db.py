@@ -54,8 +54,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, pool_size: int = 24) -> Engine:
-    """Create an engine with the pragmas callwarden relies on."""
+def make_engine(url: str, *, pool_size: int = 24, checkpoint_apart: bool = False) -> Engine:
+    """Create an engine with the pragmas callwarden relies on.
+
+    `checkpoint_apart` (the service, with a `WalCheckpointer` running): SQLite's commits do
+    not copy the write-ahead log back into the database themselves. A commit that crosses
+    the 1,000-page mark otherwise does that copy while it holds the write lock, and every
+    decision waits behind it (seconds after a large import).
+    """
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite://", "sqlite:///:memory:")
         # a file database gets a bounded pool (see Settings.max_concurrent_requests)
@@ -71,10 +77,52 @@ def make_engine(url: str, *, pool_size: int = 24) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
+            if checkpoint_apart:
+                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=0)
+
+
+class WalCheckpointer:
+    """Copies an SQLite file's write-ahead log back into the database from a thread of its own.
+
+    PASSIVE checkpoints take no lock that readers or writers wait for: each copies what no
+    open read still needs, so the log stays short while decisions never wait for the copy.
+    A no-op on other databases.
+    """
+
+    def __init__(self, engine: Engine, *, every: float = 1.0) -> None:
+        self._engine = engine
+        self._every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+            self._thread.start()
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """One PASSIVE checkpoint now: (busy, frames in the log, frames copied)."""
+        with self._engine.connect() as conn:
+            row = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            return int(row[0]), int(row[1]), int(row[2])
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self.checkpoint()
+            except Exception as exc:  # retried next round; the log only grows meanwhile
+                from callwarden.logging import get_logger
+
+                get_logger("callwarden.db").error("wal_checkpoint_failed", error=repr(exc))
+
+    def close(self) -> None:
+        """Stop the thread (after one last checkpoint)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(timeout=30)
+            self.checkpoint()
 
 
 class _WriterLock:
