@@ -18,22 +18,18 @@ def test_tune_gc_freezes_startup_objects_and_collects_less_often() -> None:
         gc.set_threshold(*before)
 
 
-def test_only_one_process_does_a_sole_task(tmp_path) -> None:
-    """sole_process: the first holder of a task's lock does it; another open of it is refused."""
-    from callwarden.db import make_engine, make_session_factory, sole_process
+def test_only_one_process_does_a_sole_task(session_factory) -> None:
+    """sole_process: the first holder of a task's lock does it; another holder is refused
+    (SQLite: a second open of the lock file; PostgreSQL: a second session)."""
+    from callwarden.db import sole_process
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'cw.db'}")
-    factory = make_session_factory(engine)
-    try:
-        with sole_process(factory, "sequencer") as first:
-            with sole_process(factory, "sequencer") as second:  # a second open file: another
-                assert (first, second) == (True, False)  # process in all but name
-            with sole_process(factory, "other-task") as other:
-                assert other is True
-        with sole_process(factory, "sequencer") as again:
-            assert again is True  # released when the first one finished
-    finally:
-        engine.dispose()
+    with sole_process(session_factory, "sequencer") as first:
+        with sole_process(session_factory, "sequencer") as second:
+            assert (first, second) == (True, False)
+        with sole_process(session_factory, "other-task") as other:
+            assert other is True
+    with sole_process(session_factory, "sequencer") as again:
+        assert again is True  # released when the first one finished
 
 
 def test_the_service_engine_leaves_wal_checkpoints_to_its_own_thread(tmp_path) -> None:

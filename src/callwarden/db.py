@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -176,14 +177,27 @@ def serial_writer(factory: sessionmaker[Session]) -> Iterator[None]:
 
 @contextmanager
 def sole_process(factory: sessionmaker[Session], task: str) -> Iterator[bool]:
-    """Whether this process is the one doing `task` now, on one SQLite file (always on others).
+    """Whether this process is the one doing `task` now, among those sharing the database.
 
     For background work that any process could do but one is enough (sequencing the audit
     log): the others would only redo it and hold the write lock longer. The first to take
-    the task's file lock does it; the lock goes with the process if it dies.
+    the task's lock does it (SQLite: a file lock; PostgreSQL: an advisory lock); the lock goes
+    with the process if it dies. Other databases: always this process.
     """
     bind = getattr(factory, "kw", {}).get("bind")
     database = bind.url.database if isinstance(bind, Engine) else None
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        # a session-level advisory lock, tried, on a connection held for the task
+        key = int.from_bytes(hashlib.sha256(f"callwarden:{task}".encode()).digest()[:8]) >> 1
+        with bind.connect() as conn:
+            mine = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar())
+            try:
+                yield mine
+            finally:
+                if mine:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+                conn.rollback()
+        return
     if bind is None or bind.dialect.name != "sqlite" or database in (None, "", ":memory:"):
         yield True
         return
