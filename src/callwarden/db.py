@@ -1,4 +1,10 @@
-"""Engine, session factory and the declarative base shared by every domain."""
+"""Engine, session factory and the declarative base shared by every domain.
+
+Also what the service's background writers need to share one database file: the driver-level
+statements of the hot paths (`fetch_all`, `execute_many`, timestamp binding), the queue of
+SQLite writers across processes (`serial_writer`), the one-process tasks (`sole_process`) and
+the write-ahead-log checkpoint thread (`WalCheckpointer`).
+"""
 
 from __future__ import annotations
 
@@ -86,6 +92,14 @@ def make_engine(url: str, *, pool_size: int = 24, checkpoint_apart: bool = False
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=0)
 
 
+def _sqlite_file(bind: Any) -> str | None:
+    # the absolute path of an engine's SQLite file; None for any other database or memory
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return None
+    database = bind.url.database
+    return None if database in (None, "", ":memory:") else os.path.abspath(str(database))
+
+
 class WalCheckpointer:
     """Copies an SQLite file's write-ahead log back into the database from a thread of its own.
 
@@ -99,7 +113,7 @@ class WalCheckpointer:
         self._every = every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        if _sqlite_file(engine) is not None:
             self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
             self._thread.start()
 
@@ -161,12 +175,10 @@ def serial_writer(factory: sessionmaker[Session]) -> Iterator[None]:
     decision behind them. Queued here (threads, then processes through flock) they wake the
     moment the lock is free. Other writers still meet at SQLite's lock; PostgreSQL needs none.
     """
-    bind = getattr(factory, "kw", {}).get("bind")
-    database = bind.url.database if isinstance(bind, Engine) else None
-    if bind is None or bind.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+    key = _sqlite_file(getattr(factory, "kw", {}).get("bind"))
+    if key is None:
         yield
         return
-    key = os.path.abspath(str(database))
     with _WRITER_LOCKS_GUARD:
         lock = _WRITER_LOCKS.get(key)
         if lock is None:
@@ -185,7 +197,6 @@ def sole_process(factory: sessionmaker[Session], task: str) -> Iterator[bool]:
     with the process if it dies. Other databases: always this process.
     """
     bind = getattr(factory, "kw", {}).get("bind")
-    database = bind.url.database if isinstance(bind, Engine) else None
     if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
         # a session-level advisory lock, tried, on a connection held for the task
         key = int.from_bytes(hashlib.sha256(f"callwarden:{task}".encode()).digest()[:8]) >> 1
@@ -198,10 +209,11 @@ def sole_process(factory: sessionmaker[Session], task: str) -> Iterator[bool]:
                     conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
                 conn.rollback()
         return
-    if bind is None or bind.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+    path = _sqlite_file(bind)
+    if path is None:
         yield True
         return
-    fd = os.open(os.path.abspath(str(database)) + f"-{task}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(f"{path}-{task}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

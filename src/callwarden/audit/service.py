@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from callwarden.audit import log as audit_log
 from callwarden.audit.models import AuditEvent
 from callwarden.db import fetch_all, serial_writer, sole_process, time_binder, utcnow
 from callwarden.logging import get_logger
@@ -121,8 +122,6 @@ def _insert_on_driver(
     # The gate logs every decision through here: straight on the driver, no statement
     # compilation. One row, or SQLite, whose single writer numbers a statement's rows in
     # VALUES order, so the sorted ids are the rows' ids in order.
-    from callwarden.audit import log as audit_log
-
     when = time_binder(session)
     values: list[tuple[Any, ...]] = [
         (when(r["occurred_at"]), r["type"], r["actor"], r["actor_role"], r["subject"], r["body"])
@@ -392,8 +391,6 @@ class AuditWriter:
                 w.set()
 
     def _housekeeping(self) -> None:
-        from callwarden.audit import log as audit_log
-
         now = time.monotonic()
         try:
             if (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -58,9 +58,6 @@ _RESERVATION_FIELDS = (
 
 
 # -- reservations ------------------------------------------------------------------------
-
-
-_CALLS_TABLE: Table = CallAttempt.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -595,9 +592,10 @@ def load_history(
     if not numbers and not debt_ids:
         return []
     tail = _LIVE_SQL + (" AND recorded_at <= ?" if known_at is not None else "")
-    tail_params: tuple[Any, ...] = (bind_time(session, since), bind_time(session, now))
+    when = time_binder(session)
+    tail_params: tuple[Any, ...] = (when(since), when(now))
     if known_at is not None:
-        tail_params += (bind_time(session, known_at),)
+        tail_params += (when(known_at),)
     rows: dict[int, Any] = {}
     if len(numbers) <= CHUNK and len(debt_ids) <= CHUNK:
         # the usual decision: one number, maybe one debt, one round trip
@@ -760,7 +758,7 @@ def _count(
     row = fetch_all(
         session,
         _COUNT_SQL,
-        (campaign, bind_time(session, start), bind_time(session, end), bind_time(session, at)),
+        (campaign, *map(time_binder(session), (start, end, at))),
     )[0]
     return int(row[0]), int(row[1]), int(row[2])
 
@@ -828,7 +826,7 @@ def _remember(key: tuple[str, str], at: datetime, rate: float | None, end: datet
     _live_rates[key] = _LiveRate(at, until, end, rate)
 
 
-def _recount_later(engine: Any, key: tuple[str, str], campaign: str) -> None:
+def _recount_later(engine: Engine, key: tuple[str, str], campaign: str) -> None:
     def run() -> None:
         try:
             with Session(bind=engine) as session:

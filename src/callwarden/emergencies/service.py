@@ -14,7 +14,7 @@ US and CA the subdivision must exist.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -377,8 +377,7 @@ def import_emergencies(
     *, session: Session, data: bytes | str, fmt: str | None = None, actor: str, actor_role: str
 ) -> int:
     """Record every emergency of a file, or none (ImportRejected lists each bad row)."""
-    read = bulk.read_rows(data, fmt, fields=EMERGENCY_FIELDS)
-    rows = bulk.all_or_nothing(read.rows, read.errors, lambda _line, r: _emergency_row(r))
+    rows = _checked_rows(data, fmt, EMERGENCY_FIELDS, _emergency_row)
     for row in rows:
         add_emergency(session=session, actor=actor, actor_role=actor_role, **row)
     return len(rows)
@@ -388,8 +387,18 @@ def import_registrations(
     *, session: Session, data: bytes | str, fmt: str | None = None, actor: str, actor_role: str
 ) -> int:
     """Record every registration of a file, or none (ImportRejected lists each bad row)."""
-    read = bulk.read_rows(data, fmt, fields=REGISTRATION_FIELDS)
-    rows = bulk.all_or_nothing(read.rows, read.errors, lambda _line, r: _registration_row(r))
+    rows = _checked_rows(data, fmt, REGISTRATION_FIELDS, _registration_row)
     for row in rows:
         add_registration(session=session, actor=actor, actor_role=actor_role, **row)
     return len(rows)
+
+
+def _checked_rows(
+    data: bytes | str,
+    fmt: str | None,
+    fields: Sequence[str],
+    check: Callable[[Mapping[str, Any]], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    # every row of the file checked, or ImportRejected listing each bad one
+    read = bulk.read_rows(data, fmt, fields=fields)
+    return bulk.all_or_nothing(read.rows, read.errors, lambda _line, r: check(r))

@@ -70,10 +70,7 @@ def _failed(attempts: list[Attempt], exc: Exception) -> list[dict[str, Any]]:
             "decision_id": None,
             "decision": "deny",
             "number": "+" + str(a.number),
-            "reasons": [
-                reason_out(r)
-                for r in internal_error_decision(a, "internal error; see the service log").reasons
-            ],
+            "reasons": [reason_out(r) for r in internal_error_decision(a, FAILED).reasons],
             "obligations": [],
             "audit": None,
         }

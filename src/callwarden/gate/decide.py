@@ -105,7 +105,6 @@ def _builtin(code: str, message: str, citation: str) -> Reason:
 class Selection:
     """The rules that apply to one shape of attempt, prepared once and cached."""
 
-    rules: tuple[Rule, ...]
     by_kind: dict[RuleKind, tuple[Rule, ...]]
     hours: tuple[Rule, ...]
     ids: tuple[str, ...]
@@ -122,7 +121,6 @@ def _prepare(rules: Sequence[Rule]) -> Selection:
     for rule in rules:
         by_kind.setdefault(rule.kind, []).append(rule)
     return Selection(
-        rules=tuple(rules),
         by_kind={k: tuple(v) for k, v in by_kind.items()},
         hours=tuple(r for r in rules if r.kind in HOURS_KINDS),
         ids=tuple(r.id for r in rules),

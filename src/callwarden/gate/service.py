@@ -162,11 +162,7 @@ class DecisionWriter:
         """Queue a batch and wait until it is committed (or raise why it was not)."""
         self._queue.put(batch)
         if not batch.done.wait(self._timeout):
-            with self._lock:
-                if batch.state == "queued":
-                    # Never written later: the caller answers deny, so no reservation may exist.
-                    batch.state = "abandoned"
-                    raise TimeoutError("the decision was not written in time")
+            self._give_up(batch)
             batch.done.wait()  # already being written: its outcome is the answer
         if batch.error is not None:
             raise batch.error
@@ -178,13 +174,19 @@ class DecisionWriter:
         try:
             await asyncio.wait_for(asyncio.shield(batch.future), self._timeout)
         except TimeoutError:
-            with self._lock:
-                if batch.state == "queued":
-                    batch.state = "abandoned"
-                    raise TimeoutError("the decision was not written in time") from None
-            await batch.future
+            self._give_up(batch)
+            await batch.future  # already being written: its outcome is the answer
         if batch.error is not None:
             raise batch.error
+
+    def _give_up(self, batch: _Batch) -> None:
+        # The caller waited too long. A batch not yet taken is abandoned and never written
+        # later (the caller answers deny, so no reservation may exist); one being written
+        # returns, and its outcome is the answer.
+        with self._lock:
+            if batch.state == "queued":
+                batch.state = "abandoned"
+                raise TimeoutError("the decision was not written in time")
 
     def close(self) -> None:
         """Write what is queued, then stop."""
@@ -710,9 +712,10 @@ class Gate:
             except Exception:
                 frames.append(None)  # `decide` raises it again below and denies the attempt
         # Only caps and cool-offs count past calls: the history is read for those attempts only.
+        counted = [fr is not None and fr.selection.counting for fr in frames]
         index = self._history(
             session,
-            [a for a, fr in zip(attempts, frames, strict=True) if fr and fr.selection.counting],
+            [a for a, c in zip(attempts, counted, strict=True) if c],
             now=now,
             known_at=known_at,
         )
@@ -722,10 +725,10 @@ class Gate:
         rate_at = now if known_at is None else max(a.at for a in attempts)
         rates = calls.load_campaign_abandonment(session, campaigns, at=rate_at) if campaigns else {}
         out = []
-        for a, fr in zip(attempts, frames, strict=True):
+        for a, fr, c in zip(attempts, frames, counted, strict=True):
             f = replace(
                 facts[a.number],
-                calls=index.for_attempt(a) if fr and fr.selection.counting else (),
+                calls=index.for_attempt(a) if c else (),
                 campaign_abandonment=rates.get(a.campaign) if a.campaign else None,
             )
             try:
@@ -781,11 +784,10 @@ class Gate:
         """
         if not attempts:
             return []
+        if self._writer is None:  # no writer thread to wait for: the plain path
+            return self._decide_many(session, attempts, actor, actor_role, known_at, None, True)
         batch = self._prepare(session, attempts, actor, actor_role, known_at, None, True)
-        if self._writer is not None:
-            await self._writer.write_async(batch)
-        else:
-            self._write(session, [batch])
+        await self._writer.write_async(batch)
         return batch.records
 
     def _decide_many(

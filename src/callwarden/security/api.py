@@ -206,7 +206,7 @@ def route_permissions(app: Any) -> list[tuple[str, str, Permission | None]]:
             if inner is not None:
                 walk(inner.routes)
             elif isinstance(route, APIRoute):
-                # a hot-path route checks its permission itself and says which (`lean`)
+                # a hot-path route checks its permission itself and names it on its endpoint
                 perm = getattr(route.endpoint, "permission", None) or _find_permission(
                     route.dependant
                 )
