@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
-import time
 import zoneinfo
 from importlib import resources
 
@@ -473,32 +472,31 @@ def test_normalize_many() -> None:
     assert digits.shape == (0,) and reasons == []
 
 
-def test_fast_path_is_fast() -> None:
-    texts = ["(404) 555-0100", "+1 404 555 0100", "4045550100", "1-404-555-0100"] * 2500
-    fast_nanp_digits(texts[0])
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for text in texts:
-            fast_nanp_digits(text)
-        best = min(best, (time.perf_counter() - start) / len(texts))
-    assert best < 3e-6  # about 0.8 µs on the 2-core reference machine
-
-
-def test_import_is_fast_and_lazy() -> None:
+def test_fast_path_answers_common_spellings_without_phonenumbers() -> None:
+    """The per-number fast path parses the usual spellings itself (its speed, about 1 µs, is
+    measured by benchmarks/phone_bench.py, not here)."""
     code = (
-        "import sys, time\n"
-        "import callwarden.errors\n"
-        "t = time.perf_counter()\n"
+        "import sys\n"
+        "from callwarden.phone import fast_nanp_digits\n"
+        "texts = ['(404) 555-0100', '+1 404 555 0100', '4045550100', '1-404-555-0100']\n"
+        "print(sorted({fast_nanp_digits(t) for t in texts}))\n"
+        "print('phonenumbers' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["[14045550100]", "False"]
+
+
+def test_import_is_lazy() -> None:
+    """Importing callwarden.phone loads neither phonenumbers nor numpy (its import time is
+    measured by benchmarks/phone_bench.py)."""
+    code = (
+        "import sys\n"
         "import callwarden.phone\n"
-        "print(time.perf_counter() - t)\n"
         "print('phonenumbers' in sys.modules, 'numpy' in sys.modules)\n"
     )
-    best = float("inf")
-    for _ in range(3):
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout.split("\n")
-        best = min(best, float(out[0]))
-        assert out[1] == "False False"
-    assert best < 0.05
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "False False"
