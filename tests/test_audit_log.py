@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from callwarden.audit import log, merkle
@@ -318,3 +322,15 @@ def test_events_behind_a_pending_one_wait_for_the_sequencer(settings, session_fa
         s.commit()
     assert _seqs(session_factory, pending + later) == list(range(5))
     assert _verify(session_factory, Verifier(signer.public_key_text())).ok
+
+
+@given(st.text() | st.text(alphabet=st.characters(max_codepoint=0x80)))
+def test_a_body_is_quoted_in_a_leaf_exactly_as_every_earlier_leaf_quoted_it(body: str) -> None:
+    """Leaf bytes must never change, or every receipt already given stops verifying.
+
+    The fast quoting of a body (orjson for plain ASCII) writes what json.dumps wrote, for
+    any text: control characters, DEL, non-ASCII, lone surrogates' escapes.
+    """
+    assert log._quoted(body) == json.dumps(body)
+    leaf = log.leaf_bytes(7, "2026-11-28T00:00:00+00:00", "t", "a", "admin", None, body)
+    assert json.loads(leaf)["body"] == body

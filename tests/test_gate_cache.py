@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from callwarden.config import Settings
@@ -15,7 +18,7 @@ from callwarden.consent import service as consent
 from callwarden.db import make_engine, make_session_factory, utcnow
 from callwarden.dnc.runtime import DncRuntime
 from callwarden.gate.decide import Attempt
-from callwarden.gate.service import Gate
+from callwarden.gate.service import GC_PAUSE_FROM, Gate
 from callwarden.numbers import service as numbers
 from callwarden.rnd import service as rnd
 from callwarden.security.crypto import cipher_for
@@ -305,3 +308,36 @@ def test_an_async_caller_that_gave_up_is_never_written() -> None:
     writer.close()
     assert late.state == "abandoned" and first.state == "writing"
     assert written == ["first"]
+
+
+def test_a_large_batch_names_decisions_in_time_order_and_resumes_gc(gate: Gate) -> None:
+    """A batch of 1,200 (past GC_PAUSE_FROM): every decision gets a version 7 id, later ones
+    sort after earlier ones, each id is the subject of its own audit event, and the cyclic
+    collector is on again afterwards."""
+    at = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+    attempts = [
+        Attempt(
+            number=14045550000 + i,
+            at=at,
+            channel="voice",
+            purpose="informational",
+            technology="manual",
+            seller="acme",
+        )
+        for i in range(1200)
+    ]
+    assert len(attempts) >= GC_PAUSE_FROM
+    records = gate.decide_many(attempts, actor="tests", actor_role="dialer")
+    ids_ = [r.id for r in records]
+    assert all(uuid.UUID(i).version == 7 for i in ids_)
+    assert ids_ == sorted(ids_) and len(set(ids_)) == len(ids_)
+    assert gc.isenabled()
+    with gate.session_factory() as s:
+        subjects = (
+            s.execute(
+                text("SELECT subject FROM audit_events WHERE type = 'gate.decision' ORDER BY id")
+            )
+            .scalars()
+            .all()
+        )
+    assert subjects[-1200:] == ids_

@@ -19,10 +19,13 @@ from callwarden.rules import (
     UNKNOWN_LOCAL_TIME,
     Rule,
     Violation,
+    applicable_rules,
     evaluate_hours,
     load_packs,
     next_allowed,
+    windows,
 )
+from callwarden.rules.windows import evaluate_selected, next_allowed_selected
 
 RULES = load_packs()
 NY, CHI, DEN, PHX, LA_ZONE, TOR = (
@@ -534,6 +537,55 @@ def test_next_allowed_matches_minute_scan(at: datetime, zones: list[str], state:
     while probe < found:
         assert check(probe, zones, [state], rules=rules) != []
         probe = (probe + timedelta(minutes=1)).replace(second=0, microsecond=0)
+
+
+@SETTINGS
+@given(
+    at=INSTANTS,
+    zones=st.lists(st.sampled_from(US_ZONES), min_size=1, max_size=3, unique=True),
+    states=st.lists(st.sampled_from(STATES), min_size=1, max_size=3, unique=True),
+    lifted=st.sets(st.sampled_from(["prior_express_consent", "ebr", "time_specific_consent"])),
+)
+def test_remembered_hours_answers_equal_fresh_ones(
+    at: datetime, zones: list[str], states: list[str], lifted: set[str]
+) -> None:
+    """rules.md §0.3: the batch memo of the hours check answers what a fresh evaluation does.
+
+    Asked twice (the second answer comes from the memo) and beside a selection that differs
+    only in its state: each selection keeps its own answer, and mutating a returned list does
+    not change the next one.
+    """
+
+    def selection(state_list: list[str]) -> tuple[Rule, ...]:
+        return tuple(
+            applicable_rules(
+                RULES.in_force(at.date()),
+                states=state_list,
+                country="US",
+                purpose="telemarketing",
+                channel="voice",
+                technology="autodialer",
+            )
+        )
+
+    mine, other = selection(states), selection(["FL"])
+    fresh = windows._evaluate(mine, at, zones, lifted)
+    first = evaluate_selected(mine, at=at, zones=zones, consents=lifted)
+    first.append(fresh[0] if fresh else None)  # type: ignore[arg-type]
+    assert evaluate_selected(mine, at=at, zones=zones, consents=lifted) == fresh
+    assert evaluate_selected(other, at=at, zones=zones, consents=lifted) == windows._evaluate(
+        other, at, zones, lifted
+    )
+    expected_next = next(
+        (
+            t
+            for t in windows._candidate_instants(mine, zones, at)
+            if not windows._evaluate(mine, t, zones, lifted)
+        ),
+        None,
+    )
+    for _ in range(2):
+        assert next_allowed_selected(mine, after=at, zones=zones, consents=lifted) == expected_next
 
 
 # --- With callwarden.phone ---------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from callwarden.runtime import GC_THRESHOLDS, tune_gc
+from callwarden.runtime import GC_THRESHOLDS, gc_paused, tune_gc
 
 
 def test_tune_gc_freezes_startup_objects_and_collects_less_often() -> None:
@@ -16,6 +16,24 @@ def test_tune_gc_freezes_startup_objects_and_collects_less_often() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_gc_pauses_nest_and_resume_only_what_was_on() -> None:
+    """A large batch pauses the collector; nested pauses resume it once, at the outermost end."""
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # someone else turned it off: the pause must not turn it on
+    finally:
+        gc.enable()
 
 
 def test_only_one_process_does_a_sole_task(session_factory) -> None:

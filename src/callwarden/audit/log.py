@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -54,10 +55,19 @@ def leaf_bytes(
     """
     dumps = json.dumps
     return (
-        f'{{"actor":{dumps(actor)},"actor_role":{dumps(actor_role)},"body":{dumps(body)},'
+        f'{{"actor":{dumps(actor)},"actor_role":{dumps(actor_role)},"body":{_quoted(body)},'
         f'"occurred_at":"{_iso(occurred_at)}","seq":{int(seq)},"subject":{dumps(subject)},'
         f'"type":{dumps(type)}}}'
     ).encode()
+
+
+def _quoted(text: str) -> str:
+    # json.dumps(text) (ASCII-escaped), the bytes every leaf hash since the first has used.
+    # orjson writes the same escapes for ASCII other than DEL, at twice the speed on a
+    # decision body; anything else takes the standard library's path.
+    if text.isascii() and "\x7f" not in text:
+        return orjson.dumps(text).decode()
+    return json.dumps(text)
 
 
 def _iso(value: Any) -> str:

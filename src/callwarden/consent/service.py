@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -865,6 +866,20 @@ _REVOCATION_SQL = (
 )
 
 
+_NAME_SETS: dict[str, frozenset[str]] = {}
+
+
+def _name_set(stored: str) -> frozenset[str]:
+    # A consent's sellers, channels and purposes are a handful of distinct JSON lists across
+    # the whole ledger: parse each text once, not once per row of every batch.
+    found = _NAME_SETS.get(stored)
+    if found is None:
+        if len(_NAME_SETS) > 10_000:
+            _NAME_SETS.clear()
+        found = _NAME_SETS[stored] = frozenset(orjson.loads(stored))
+    return found
+
+
 def load_consents(
     session: Session, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, list[ConsentFact]]:
@@ -877,9 +892,9 @@ def load_consents(
             ConsentFact(
                 id=int(id_),
                 kind=kind,
-                sellers=frozenset(json.loads(sellers)),
-                channels=frozenset(json.loads(channels)),
-                purposes=frozenset(json.loads(purposes)),
+                sellers=_name_set(sellers),
+                channels=_name_set(channels),
+                purposes=_name_set(purposes),
                 given_at=driver_time(given),
                 expires_at=driver_time(expires) if expires is not None else None,
             )

@@ -14,10 +14,10 @@ import hashlib
 import json
 import queue
 import threading
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -51,10 +51,12 @@ from callwarden.gate.facts import (
 )
 from callwarden.gate.locations import Locations
 from callwarden.gate.models import RulePackRevision
+from callwarden.ids import uuid7
 from callwarden.logging import get_logger
 from callwarden.numbers import service as numbers
 from callwarden.rnd import service as rnd
 from callwarden.rules.models import RulePack, RulePackError, RuleSet, load_packs
+from callwarden.runtime import gc_paused
 
 log = get_logger("callwarden.gate")
 
@@ -65,6 +67,8 @@ REPLAY_EVENT = "gate.replay"
 # The longest window any cap looks back over (Reg F 7 days, prerecorded 30 days), plus slack
 # for local-date windows.
 HISTORY_DAYS = 32
+# Batches at least this large run without cyclic garbage collection (`runtime.gc_paused`).
+GC_PAUSE_FROM = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +331,7 @@ def ruleset_at_revisions(session: Session, revisions: Mapping[str, str]) -> Rule
 # --- JSON shapes for the audit trail and the API ------------------------------------------
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], Any]]] = {}
 _BODY_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
@@ -335,14 +339,19 @@ def _plain(value: Any) -> Any:
     # orjson calls this for what it does not encode itself: a dataclass becomes a dict (so its
     # keys are sorted like every other object's), a set a sorted list.
     kind = type(value)
-    names = _FIELDS.get(kind)
-    if names is None:
+    known = _FIELDS.get(kind)
+    if known is None:
         if kind is frozenset or kind is set:
             return sorted(value)
         if not is_dataclass(value):
             raise TypeError(f"cannot log a {kind.__name__}")
-        names = _FIELDS[kind] = tuple(f.name for f in fields(value))
-    return {name: getattr(value, name) for name in names}
+        names = tuple(f.name for f in fields(value))
+        # one C call reads every field; the repeated first name keeps one field a tuple too
+        # (zip stops at the last name)
+        get: Callable[[Any], Any] = attrgetter(*names, names[0])
+        known = _FIELDS[kind] = (names, get)
+    names, get = known
+    return dict(zip(names, get(value), strict=False))
 
 
 def body_text(body: Mapping[str, Any]) -> str:
@@ -761,12 +770,15 @@ class Gate:
         """
         if not attempts:
             return []
-        if session is not None:
-            return self._decide_many(
-                session, attempts, actor, actor_role, known_at, revisions, reserve
-            )
-        with self.session_factory() as own:
-            return self._decide_many(own, attempts, actor, actor_role, known_at, revisions, reserve)
+        with gc_paused() if len(attempts) >= GC_PAUSE_FROM else contextlib.nullcontext():
+            if session is not None:
+                return self._decide_many(
+                    session, attempts, actor, actor_role, known_at, revisions, reserve
+                )
+            with self.session_factory() as own:
+                return self._decide_many(
+                    own, attempts, actor, actor_role, known_at, revisions, reserve
+                )
 
     async def decide_many_async(
         self,
@@ -856,7 +868,7 @@ class Gate:
                 held_now: list[calls.Reservation] = []
                 b.records = []
                 for a, (d, f) in zip(b.attempts, b.results, strict=True):
-                    decision_id = str(uuid.uuid4())
+                    decision_id = uuid7()  # time-ordered: index inserts append
                     held = b.reserve and d.allowed
                     # held from now until the planned time plus the grace period
                     expires = max(b.now, a.at) + hold
@@ -1005,7 +1017,7 @@ class Gate:
         f = facts_from_json(original["facts"])
         d = decide(a, f, rules)
         rec = DecisionRecord(
-            id=str(uuid.uuid4()),
+            id=uuid7(),
             attempt=a,
             decision=d,
             facts=f,

@@ -6,10 +6,11 @@ No clock, no I/O: callers pass the instant, the candidate zones and states, and 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_pkg
@@ -266,6 +267,26 @@ def evaluate_hours(
     return _evaluate(selected, at, zones, consents)
 
 
+# Answers for a selection of rules, an instant, zones and lifting consents. A batch asks the
+# same question for every attempt at the same time in the same area code. Keyed by the rule
+# sequence's identity, whose entry keeps it alive, so the identity cannot be reused meanwhile.
+_MEMO: dict[tuple[Any, ...], tuple[Sequence[Rule], Any]] = {}
+_MEMO_SIZE = 8192
+
+
+def _memo(kind: str, rules: Sequence[Rule], at: datetime, zones: Sequence[str],
+          consents: frozenset[str] | set[str], compute: Callable[[], Any]) -> Any:  # fmt: skip
+    key = (kind, id(rules), at, tuple(zones), frozenset(consents))
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    value = compute()
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[key] = (rules, value)
+    return value
+
+
 def evaluate_selected(
     rules: Sequence[Rule],
     *,
@@ -275,7 +296,10 @@ def evaluate_selected(
 ) -> list[Violation]:
     """`evaluate_hours` for rules the caller already selected (several countries at once)."""
     _require_aware(at, "at")
-    return _evaluate(rules, at, zones, consents)
+    found = _memo(
+        "hours", rules, at, zones, consents, lambda: tuple(_evaluate(rules, at, zones, consents))
+    )
+    return list(found)
 
 
 def next_allowed_selected(
@@ -289,10 +313,15 @@ def next_allowed_selected(
     _require_aware(after, "after")
     if not zones:
         return None
-    for instant in _candidate_instants(rules, zones, after):
-        if not _evaluate(rules, instant, zones, consents):
-            return instant
-    return None
+
+    def search() -> datetime | None:
+        for instant in _candidate_instants(rules, zones, after):
+            if not _evaluate(rules, instant, zones, consents):
+                return instant
+        return None
+
+    found: datetime | None = _memo("next", rules, after, zones, consents, search)
+    return found
 
 
 def _candidate_instants(

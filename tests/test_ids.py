@@ -1,0 +1,87 @@
+"""Time-ordered identifiers (UUID version 7, RFC 9562 method 3) for decisions."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from callwarden import ids
+
+
+def test_an_id_is_a_version_7_uuid_made_now() -> None:
+    """RFC 9562 §5.7: version 7, the RFC variant, Unix milliseconds in the first 48 bits."""
+    before = time.time()
+    made = ids.uuid7()
+    after = time.time()
+    parsed = uuid.UUID(made)
+    assert str(parsed) == made
+    assert parsed.version == 7
+    assert parsed.variant == uuid.RFC_4122
+    assert int(before * 1000) / 1000 <= ids.uuid7_time(made) <= after
+
+
+def test_ids_from_many_threads_are_unique_and_each_thread_sees_them_rise() -> None:
+    """Concurrent requests name decisions at once: no id twice, none out of order per thread."""
+    per_thread: list[list[str]] = [[] for _ in range(4)]
+
+    def make(out: list[str]) -> None:
+        out.extend(ids.uuid7() for _ in range(5000))
+
+    threads = [threading.Thread(target=make, args=(out,)) for out in per_thread]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for out in per_thread for i in out]
+    assert len(set(every)) == len(every) == 20_000
+    assert all(out == sorted(out) for out in per_thread)
+
+
+def test_a_stopped_clock_still_gives_rising_valid_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same 244 ns slot, with the random bits all ones: the step carries into the fraction
+    and the version and variant bits stay intact."""
+    monkeypatch.setattr(ids.time, "time_ns", lambda: 1_790_000_000_123_456_789)
+    monkeypatch.setattr(ids.secrets, "randbits", lambda k: (1 << k) - 1)
+    monkeypatch.setattr(ids, "_last", 0)  # earlier tests ran at the real (later) time
+    made = [ids.uuid7() for _ in range(3)]
+    assert made == sorted(made) and len(set(made)) == 3
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert ids.uuid7_time(text) == 1_790_000_000.123
+
+
+def test_a_clock_that_steps_back_never_reorders_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An NTP step backwards: ids keep rising from the last one instead of going back."""
+    ahead = ids.uuid7()
+    real = time.time_ns
+    monkeypatch.setattr(ids.time, "time_ns", lambda: real() - 3_600 * 10**9)
+    behind = ids.uuid7()
+    assert behind > ahead
+    assert ids.uuid7_time(behind) >= ids.uuid7_time(ahead)
+
+
+@given(
+    ns=st.integers(min_value=0, max_value=(1 << 48) * 1_000_000 - 1),
+    rand=st.integers(min_value=0, max_value=(1 << 62) - 1),
+)
+def test_the_fields_are_where_the_rfc_puts_them(ns: int, rand: int) -> None:
+    """Any clock reading and random draw: milliseconds and fraction decode back, bits in place."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ids.time, "time_ns", lambda: ns)
+        mp.setattr(ids.secrets, "randbits", lambda k: rand)
+        mp.setattr(ids, "_last", 0)
+        value = uuid.UUID(ids.uuid7()).int
+    ms, rest = divmod(ns, 1_000_000)
+    fraction = rest * 4096 // 1_000_000
+    assert value >> 80 == ms
+    assert (value >> 76) & 0xF == 7
+    assert (value >> 64) & 0xFFF == fraction
+    assert (value >> 62) & 0b11 == 0b10
+    # all 122 free bits zero equals the starting point, so that one id steps to 1
+    assert value & ((1 << 62) - 1) == (rand if (ms, fraction, rand) != (0, 0, 0) else 1)
