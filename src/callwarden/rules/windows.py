@@ -274,8 +274,14 @@ _MEMO: dict[tuple[Any, ...], tuple[Sequence[Rule], Any]] = {}
 _MEMO_SIZE = 8192
 
 
-def _memo(kind: str, rules: Sequence[Rule], at: datetime, zones: Sequence[str],
-          consents: frozenset[str] | set[str], compute: Callable[[], Any]) -> Any:  # fmt: skip
+def _memo(
+    kind: str,
+    rules: Sequence[Rule],
+    at: datetime,
+    zones: Sequence[str],
+    consents: frozenset[str] | set[str],
+    compute: Callable[[], Any],
+) -> Any:
     key = (kind, id(rules), at, tuple(zones), frozenset(consents))
     hit = _MEMO.get(key)
     if hit is not None and hit[0] is rules:
