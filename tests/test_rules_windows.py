@@ -576,14 +576,7 @@ def test_remembered_hours_answers_equal_fresh_ones(
     assert evaluate_selected(other, at=at, zones=zones, consents=lifted) == windows._evaluate(
         other, at, zones, lifted
     )
-    expected_next = next(
-        (
-            t
-            for t in windows._candidate_instants(mine, zones, at)
-            if not windows._evaluate(mine, t, zones, lifted)
-        ),
-        None,
-    )
+    expected_next = windows._first_allowed(mine, zones, at, lifted)
     for _ in range(2):
         assert next_allowed_selected(mine, after=at, zones=zones, consents=lifted) == expected_next
 

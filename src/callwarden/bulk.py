@@ -20,7 +20,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn, TypeVar, cast
@@ -744,13 +744,7 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
-        return {
-            "kind": self.kind,
-            "rows": self.rows,
-            "added": self.added,
-            "duplicates": self.duplicates,
-            "sha256": self.sha256,
-        }
+        return asdict(self)
 
 
 class ImportOut(BaseModel):

@@ -319,14 +319,9 @@ def next_allowed_selected(
     _require_aware(after, "after")
     if not zones:
         return None
-
-    def search() -> datetime | None:
-        for instant in _candidate_instants(rules, zones, after):
-            if not _evaluate(rules, instant, zones, consents):
-                return instant
-        return None
-
-    found: datetime | None = _memo("next", rules, after, zones, consents, search)
+    found: datetime | None = _memo(
+        "next", rules, after, zones, consents, lambda: _first_allowed(rules, zones, after, consents)
+    )
     return found
 
 
@@ -385,7 +380,17 @@ def next_allowed(
         channel=channel,
         technology=technology,
     )
-    for instant in _candidate_instants(selected, zones, after):
-        if not _evaluate(selected, instant, zones, consents):
+    return _first_allowed(selected, zones, after, consents)
+
+
+def _first_allowed(
+    rules: Sequence[Rule],
+    zones: Sequence[str],
+    after: datetime,
+    consents: frozenset[str] | set[str],
+) -> datetime | None:
+    # the first candidate instant (window openings, midnights) that no rule denies
+    for instant in _candidate_instants(rules, zones, after):
+        if not _evaluate(rules, instant, zones, consents):
             return instant
     return None
