@@ -402,3 +402,24 @@ def test_fifty_concurrent_requests_from_two_processes_respect_the_cap(
     with session_factory() as s:
         held = s.scalars(select(CallAttempt).where(CallAttempt.number == e164(FL_NUMBER))).all()
         assert len(held) == 3 and {c.state for c in held} == {"reserved"}
+
+
+def test_a_decision_request_needs_only_one_pooled_connection_at_a_time(
+    gate_settings: Settings, session_factory: Any, tmp_path: Path, operator: Any, keys: Keys
+) -> None:
+    """The credential check and the facts are read on plain pooled connections, each released
+    before the decision waits for its write: a pool of one connection still serves the request
+    and its write (a request holding its connection while it waited would starve the writer
+    until the pool's 30-second timeout)."""
+    _import(gate_settings, session_factory, tmp_path, operator)
+    one = gate_settings.model_copy(update={"db_pool_size": 1, "max_concurrent_requests": 1})
+    with TestClient(create_app(one)) as c:
+        t0 = time.perf_counter()
+        outs = [_decide(c, keys, number=CLEAN, caller_id="+14045550199") for _ in range(3)]
+        took = time.perf_counter() - t0
+    assert [o["decision"] for o in outs] == ["allow"] * 3
+    assert took < 10
+    with session_factory() as s:
+        for out in outs:
+            event = s.get(AuditEvent, out["audit"]["event_id"])
+            assert event is not None and event.subject == out["decision_id"]

@@ -341,3 +341,39 @@ def test_a_large_batch_names_decisions_in_time_order_and_resumes_gc(gate: Gate) 
             .all()
         )
     assert subjects[-1200:] == ids_
+
+
+def test_evaluate_decides_as_decide_many_and_writes_nothing(gate: Gate) -> None:
+    """`Gate.evaluate`, the read half of a decision on a plain connection: the same answer,
+    reasons and obligations as a full decision, and no audit event or reservation."""
+    at = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+    attempts = [
+        Attempt(
+            number=14045550000 + i,
+            at=at,
+            channel="voice",
+            purpose=purpose,
+            technology=technology,
+            seller="acme",
+            recorded=bool(i % 2),
+        )
+        for i in range(3)
+        # autodialed telemarketing is denied: no registry copy, no consent on record
+        for purpose, technology in (("informational", "manual"), ("telemarketing", "autodialer"))
+    ]
+
+    def written() -> tuple[int, int]:
+        with gate.session_factory() as s:
+            events = s.execute(text("SELECT count(*) FROM audit_events")).scalar_one()
+            held = s.execute(text("SELECT count(*) FROM call_attempts")).scalar_one()
+            return int(events), int(held)
+
+    before = written()
+    evaluated = gate.evaluate(attempts)
+    assert written() == before
+    records = gate.decide_many(attempts, actor="tests", actor_role="dialer")
+    assert [d.allowed for d, _ in evaluated] == [r.decision.allowed for r in records]
+    assert [d.allowed for d, _ in evaluated] == [True, False] * 3
+    for (d, _), r in zip(evaluated, records, strict=True):
+        assert d.reasons == r.decision.reasons
+        assert d.obligations == r.decision.obligations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -46,7 +47,7 @@ def test_a_stopped_clock_still_gives_rising_valid_ids(monkeypatch: pytest.Monkey
     """The same 244 ns slot, with the random bits all ones: the step carries into the fraction
     and the version and variant bits stay intact."""
     monkeypatch.setattr(ids.time, "time_ns", lambda: 1_790_000_000_123_456_789)
-    monkeypatch.setattr(ids.secrets, "randbits", lambda k: (1 << k) - 1)
+    monkeypatch.setattr(ids, "_random62", lambda: (1 << 62) - 1)
     monkeypatch.setattr(ids, "_last", 0)  # earlier tests ran at the real (later) time
     made = [ids.uuid7() for _ in range(3)]
     assert made == sorted(made) and len(set(made)) == 3
@@ -74,7 +75,7 @@ def test_the_fields_are_where_the_rfc_puts_them(ns: int, rand: int) -> None:
     """Any clock reading and random draw: milliseconds and fraction decode back, bits in place."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ids.time, "time_ns", lambda: ns)
-        mp.setattr(ids.secrets, "randbits", lambda k: rand)
+        mp.setattr(ids, "_random62", lambda: rand)
         mp.setattr(ids, "_last", 0)
         value = uuid.UUID(ids.uuid7()).int
     ms, rest = divmod(ns, 1_000_000)
@@ -85,3 +86,29 @@ def test_the_fields_are_where_the_rfc_puts_them(ns: int, rand: int) -> None:
     assert (value >> 62) & 0b11 == 0b10
     # all 122 free bits zero equals the starting point, so that one id steps to 1
     assert value & ((1 << 62) - 1) == (rand if (ms, fraction, rand) != (0, 0, 0) else 1)
+
+
+def test_a_forked_child_draws_other_random_bits_than_its_parent() -> None:
+    """The random pool is dropped in a forked child: parent and child, stopped at the same
+    instant, still make different ids (the pool would otherwise hand both the same bits)."""
+    ids.uuid7()  # the parent's pool now holds unread bits
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next draw, sent to the parent
+        os.close(read)
+        os.write(write, ids._random62().to_bytes(8, "big"))
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        child = int.from_bytes(fh.read(), "big")
+    os.waitpid(pid, 0)
+    with ids._lock:
+        parent = ids._random62()
+    assert child != parent
+
+
+def test_the_text_is_the_standard_uuid_form() -> None:
+    """Lower-case hex in 8-4-4-4-12 groups, as `uuid.UUID` writes it."""
+    for _ in range(1000):
+        text = ids.uuid7()
+        assert text == str(uuid.UUID(text))

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -247,14 +247,66 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def fetch_all(session: Session, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+# What the read-only hot paths read through: a request's ORM session, or a plain connection
+# (`ReadConnections`): beginning and ending an ORM session costs about 35 µs, a third of a
+# cached decision.
+Reader = Session | Connection
+
+
+class ReadConnections:
+    """A few pooled connections kept open, in autocommit mode, for the hot read paths.
+
+    Taking a connection from SQLAlchemy's pool and giving it back costs about 10 µs, a tenth
+    of a cached decision, and on PostgreSQL the driver's BEGIN and the pool's ROLLBACK are two
+    more round trips; a run of plain reads (`fetch_all`) needs none of that. Each connection
+    serves one borrower at a time; beyond `keep` idle ones, borrowers get fresh ones from the
+    pool and give them back. A borrower that raises gives its connection back to the pool,
+    whose checks then apply, instead of keeping it.
+    """
+
+    def __init__(self, engine: Engine, *, keep: int = 4) -> None:
+        self._engine = engine
+        self._keep = keep
+        self._idle: list[Connection] = []  # pop and append are atomic: no lock needed
+        self._closed = False
+
+    @contextmanager
+    def borrow(self) -> Iterator[Connection]:
+        """One connection for this thread's reads until the block ends."""
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            yield conn
+        except BaseException:
+            conn.close()
+            raise
+        if self._closed or len(self._idle) >= self._keep:
+            conn.close()
+        else:
+            self._idle.append(conn)
+
+    def close(self) -> None:
+        """Give every idle connection back to the pool."""
+        self._closed = True
+        while self._idle:
+            self._idle.pop().close()
+
+
+def _connection(source: Reader) -> Connection:
+    # a session's connection joins (or begins) the session's transaction
+    return source.connection() if isinstance(source, Session) else source
+
+
+def fetch_all(session: Reader, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
     """Run one constant SQL statement with `?` placeholders straight on the driver.
 
     For the queries that run on every request (credential check, DNC sync, the gate's facts):
     they skip SQLAlchemy's statement compilation and result wrapping. Rows are plain tuples.
     The SQL is a constant of the caller; values are always bound, never formatted in.
     """
-    conn = session.connection()  # joins (or begins) the session's transaction
+    conn = _connection(session)
     if conn.dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
     # The DBAPI cursor itself: SQLAlchemy's result wrapping costs four times the query.
@@ -284,14 +336,15 @@ def execute_many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> Non
         cursor.close()
 
 
-def bind_time(session: Session, value: datetime) -> Any:
+def bind_time(session: Reader, value: datetime) -> Any:
     """A UTC timestamp as the driver stores and compares it (text on SQLite)."""
     return time_binder(session)(value)
 
 
-def time_binder(session: Session) -> Callable[[datetime], Any]:
+def time_binder(session: Reader) -> Callable[[datetime], Any]:
     """`bind_time` for this session's backend, decided once (for loops over many rows)."""
-    return _sqlite_time if session.get_bind().dialect.name == "sqlite" else _utc_time
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    return _sqlite_time if dialect.name == "sqlite" else _utc_time
 
 
 def _utc_time(value: datetime) -> datetime:

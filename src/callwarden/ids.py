@@ -10,7 +10,7 @@ sub-millisecond fraction, 62 random bits, and a step of one whenever the clock h
 
 from __future__ import annotations
 
-import secrets
+import os
 import threading
 import time
 import uuid
@@ -18,6 +18,28 @@ import uuid
 _lock = threading.Lock()
 _last = 0  # the last id's 122 free bits: milliseconds, fraction, random, in that order
 _RANDOM = (1 << 62) - 1
+# Random bits drawn from the OS 4 KB at a time: one system call per 512 ids, not per id.
+_pool = b""
+_taken = 0
+
+
+def _random62() -> int:
+    # 62 bits from the pool (the caller holds _lock)
+    global _pool, _taken
+    if _taken >= len(_pool):
+        _pool, _taken = os.urandom(4096), 0
+    bits = int.from_bytes(_pool[_taken : _taken + 8], "big") & _RANDOM
+    _taken += 8
+    return bits
+
+
+def _forget_pool() -> None:
+    # a forked child must not draw the random bits its parent draws next
+    global _pool, _taken
+    _pool, _taken = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def uuid7() -> str:
@@ -25,8 +47,8 @@ def uuid7() -> str:
     global _last
     ms, rest = divmod(time.time_ns(), 1_000_000)
     fraction = rest * 4096 // 1_000_000  # 12 bits: about 244 ns
-    bits = (ms << 74) | (fraction << 62) | secrets.randbits(62)
     with _lock:
+        bits = (ms << 74) | (fraction << 62) | _random62()
         if bits <= _last:
             # the same 244 ns slot (or a clock step back): keep the order, stay unique; a
             # carry runs from the random bits into the fraction and the milliseconds
@@ -39,7 +61,8 @@ def uuid7() -> str:
         | (0b10 << 62)  # variant
         | (bits & _RANDOM)  # rand_b
     )
-    return str(uuid.UUID(int=value))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def uuid7_time(text: str) -> float:

@@ -9,13 +9,14 @@ into the call, so the attempt is counted once.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,15 @@ from callwarden.bulk import ImportRejected, RowError
 from callwarden.calls import cdr
 from callwarden.calls.cdr import CallRecord
 from callwarden.calls.models import CallAttempt
-from callwarden.db import bind_time, driver_time, execute_many, fetch_all, time_binder, utcnow
+from callwarden.db import (
+    Reader,
+    bind_time,
+    driver_time,
+    execute_many,
+    fetch_all,
+    time_binder,
+    utcnow,
+)
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate.facts import CallFact
 from callwarden.logging import get_logger
@@ -578,7 +587,7 @@ _LIVE_SQL = " AND at >= ? AND (state = 'placed' OR (state = 'reserved' AND expir
 
 
 def load_history(
-    session: Session,
+    session: Reader,
     *,
     numbers: Sequence[int],
     debt_ids: Sequence[str],
@@ -753,7 +762,7 @@ def _period_index(first: datetime, at: datetime) -> int:
 
 
 def _count(
-    session: Session, campaign: str, start: datetime, end: datetime, at: datetime
+    session: Reader, campaign: str, start: datetime, end: datetime, at: datetime
 ) -> tuple[int, int, int]:
     row = fetch_all(
         session,
@@ -763,7 +772,7 @@ def _count(
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def _first_call(session: Session, campaign: str, at: datetime) -> datetime | None:
+def _first_call(session: Reader, campaign: str, at: datetime) -> datetime | None:
     rows = fetch_all(session, _FIRST_SQL, (campaign, bind_time(session, at)))
     return driver_time(rows[0][0]) if rows else None
 
@@ -790,6 +799,17 @@ class _LiveRate:
 
 
 _live_rates: dict[tuple[str, str], _LiveRate] = {}
+_url_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _url_key(engine: Engine) -> str:
+    # rendering an engine's URL costs more than the rest of a cached rate lookup
+    key = _url_keys.get(engine)
+    if key is None:
+        key = _url_keys[engine] = str(engine.url)
+    return key
+
+
 _refreshing: dict[tuple[str, str], threading.Thread] = {}
 _refresh_guard = threading.Lock()
 
@@ -809,7 +829,7 @@ def wait_for_rate_refreshes(timeout: float = 10.0) -> None:
 
 
 def _count_rate(
-    session: Session, campaign: str, at: datetime
+    session: Reader, campaign: str, at: datetime
 ) -> tuple[float | None, datetime | None]:
     first = _first_call(session, campaign, at)
     if first is None:
@@ -849,13 +869,14 @@ def _recount_later(engine: Engine, key: tuple[str, str], campaign: str) -> None:
 
 
 def load_campaign_abandonment(
-    session: Session, campaigns: Sequence[str], *, at: datetime
+    session: Reader, campaigns: Sequence[str], *, at: datetime
 ) -> dict[str, float | None]:
     """Each campaign's abandonment rate in its current 30-day period (None: nobody answered)."""
     live = abs(utcnow() - at) <= LIVE_RATE_TTL
-    bind = session.get_bind()
+    bind = session.engine if isinstance(session, Connection) else session.get_bind()
+    # a session joined to an outer connection's transaction must count in it, not aside
     engine = bind if isinstance(bind, Engine) else None
-    url = str(bind.engine.url) if live else ""
+    url = _url_key(bind.engine) if live else ""
     out: dict[str, float | None] = {}
     for campaign in campaigns:
         if campaign in out:

@@ -27,7 +27,7 @@ from callwarden.audit import service as audit
 from callwarden.bulk import RowError
 from callwarden.consent.models import ConsentRecord, ConsentRevocation
 from callwarden.consent.revocation import Basis, Verdict, classify
-from callwarden.db import bind_time, driver_time, fetch_all, utcnow
+from callwarden.db import Reader, bind_time, driver_time, fetch_all, utcnow
 from callwarden.errors import NotFound, ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import ConsentFact, RevocationFact
@@ -835,7 +835,7 @@ def _id_span(ids: Iterable[int]) -> list[int]:
 
 
 def chunked_rows(
-    session: Session,
+    session: Reader,
     sql: str,
     numbers: Sequence[int],
     known_at: datetime | None,
@@ -881,7 +881,7 @@ def _name_set(stored: str) -> frozenset[str]:
 
 
 def load_consents(
-    session: Session, numbers: Sequence[int], *, known_at: datetime | None = None
+    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, list[ConsentFact]]:
     """Every consent on record for each number (known at `known_at`), oldest first."""
     out: dict[int, list[ConsentFact]] = {int(n): [] for n in numbers}
@@ -903,7 +903,7 @@ def load_consents(
 
 
 def load_revocations(
-    session: Session, numbers: Sequence[int], *, known_at: datetime | None = None
+    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, list[RevocationFact]]:
     """Every revocation on record for each number (known at `known_at`), oldest first."""
     out: dict[int, list[RevocationFact]] = {int(n): [] for n in numbers}

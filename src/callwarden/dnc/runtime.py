@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callwarden import phone
 from callwarden.config import Settings
-from callwarden.db import fetch_all, utcnow
+from callwarden.db import Reader, fetch_all, utcnow
 from callwarden.dnc.index import ListIndex, MultiIndex
 from callwarden.dnc.models import (
     DncCoverage,
@@ -182,10 +182,15 @@ class DncRuntime:
             if own:
                 s.close()
 
-    def catch_up(self, session: Session, generation: int | None, seq: int | None) -> None:
+    def catch_up(self, session: Reader, generation: int | None, seq: int | None) -> None:
         """Reload what changed since the markers this process last saw (read by the caller)."""
         generation, seq = generation or 0, seq or 0
         if generation == self._state.generation and seq == self._internal_seq:
+            return
+        if not isinstance(session, Session):
+            # a plain connection (the gate's reads): the reload reads ORM rows, in a session
+            with self.session_factory() as own:
+                self.catch_up(own, generation, seq)
             return
         with self._lock:
             if generation != self._state.generation:

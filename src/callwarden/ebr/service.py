@@ -11,6 +11,7 @@ import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from callwarden import bulk, phone
 from callwarden.audit import service as audit
 from callwarden.bulk import FieldChecks, RowError
 from callwarden.consent.service import ANY_SELLER, chunked_rows
-from callwarden.db import utcnow
+from callwarden.db import Reader, utcnow
 from callwarden.ebr.models import EbrEvent
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
@@ -72,6 +73,7 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+@lru_cache(maxsize=32_768)  # pure, and asked again for every attempt to a customer
 def ebr_expiry(kind: str, occurred_on: date, country: str) -> date:
     """The first day an event no longer supports an EBR (calls must fall strictly before it).
 
@@ -326,7 +328,7 @@ _EBR_SQL = (
 
 
 def load_ebr(
-    session: Session, numbers: Sequence[int], *, known_at: datetime | None = None
+    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, list[EbrFact]]:
     """Every EBR event on record for each number (known at `known_at`), oldest first."""
     out: dict[int, list[EbrFact]] = {int(n): [] for n in numbers}

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from callwarden import bulk
 from callwarden.audit import service as audit
-from callwarden.db import driver_time, fetch_all, utcnow
+from callwarden.db import Reader, driver_time, fetch_all, utcnow
 from callwarden.emergencies.models import Emergency, SellerRegistration
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
@@ -186,7 +186,7 @@ def _active(starts_at: datetime, ends_at: datetime | None, at: datetime) -> bool
 
 
 def load_emergencies(
-    session: Session, *, at: datetime | None, known_at: datetime | None = None
+    session: Reader, *, at: datetime | None, known_at: datetime | None = None
 ) -> list[EmergencyFact]:
     """Emergencies active at `at` (starts_at <= at < ends_at, or no end; None: all), oldest first.
 
@@ -300,7 +300,7 @@ def registration_view(r: SellerRegistration) -> dict[str, Any]:
 
 
 def load_registrations(
-    session: Session, sellers: Sequence[str], *, known_at: datetime | None = None
+    session: Reader, sellers: Sequence[str], *, known_at: datetime | None = None
 ) -> list[RegistrationFact]:
     """Every registration of the sellers (whatever its validity dates; the gate checks them).
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from callwarden.audit import service as audit
-from callwarden.db import transaction
+from callwarden.db import Reader
 from callwarden.errors import NotFound, invalid_input_body
 from callwarden.gate.decide import Attempt
 from callwarden.gate.schemas import AttemptIn, BatchIn, decision_out, reason_out
@@ -38,7 +38,7 @@ def _gate(request: Request) -> Gate:
 
 
 def _decide(
-    gate: Gate, items: list[AttemptIn], principal: Principal, session: Session
+    gate: Gate, items: list[AttemptIn], principal: Principal, session: Session | None
 ) -> list[dict[str, Any]]:
     attempts = [i.to_attempt() for i in items]
     as_of = {i.as_of for i in items}
@@ -92,42 +92,42 @@ def _invalid(exc: ValidationError) -> Response:
     )
 
 
-def _checked(request: Request, session: Session, raw: bytes) -> tuple[Principal, AttemptIn]:
+def _checked(request: Request, session: Reader, raw: bytes) -> tuple[Principal, AttemptIn]:
     # the credential first (401/403 before 422, as FastAPI orders them), then the body
     principal = authorize(request, session, request_token(request), Permission.GATE_DECIDE)
     return principal, AttemptIn.model_validate_json(raw)
 
 
 def _decide_one(request: Request, raw: bytes) -> Response:
-    # The whole request in one worker thread: credential, validation, decision.
-    with transaction(request.app.state.session_factory) as session:
+    # The whole request in one worker thread: credential, validation, decision. Its reads
+    # need no ORM session (`Gate.reads`); the decision is written in a transaction of its own.
+    gate = _gate(request)
+    with gate.reads() as conn:
         try:
-            principal, body = _checked(request, session, raw)
+            principal, body = _checked(request, conn, raw)
         except ValidationError as exc:
             return _invalid(exc)
-        (out,) = _decide(_gate(request), [body], principal, session)
+    # no connection is held while the decision waits for its write
+    (out,) = _decide(gate, [body], principal, None)
     return _json(out)
 
 
 async def _decide_one_inline(request: Request, raw: bytes) -> Response:
     # The same on the event loop, for a database in the process (see Gate.decide_many_async).
-    with transaction(request.app.state.session_factory) as session:
+    gate = _gate(request)
+    with gate.reads() as conn:
         try:
-            principal, body = _checked(request, session, raw)
+            principal, body = _checked(request, conn, raw)
         except ValidationError as exc:
             return _invalid(exc)
-        attempt = body.to_attempt()
-        try:
-            (record,) = await _gate(request).decide_many_async(
-                [attempt],
-                actor=principal.name,
-                actor_role=principal.role,
-                session=session,
-                known_at=body.as_of,
-            )
-        except Exception as exc:
-            (out,) = _failed([attempt], exc)
-            return _json(out)
+    attempt = body.to_attempt()
+    try:
+        (record,) = await gate.decide_many_async(
+            [attempt], actor=principal.name, actor_role=principal.role, known_at=body.as_of
+        )
+    except Exception as exc:
+        (out,) = _failed([attempt], exc)
+        return _json(out)
     return _json(decision_out(record))
 
 

@@ -111,6 +111,19 @@ class Selection:
     reach_all: bool  # a revocation reaches every message of the caller (revoke-all in force)
     lift_tokens: frozenset[str]  # every lifted_by token any selected rule knows
     counting: bool  # a cap or cool-off is selected: the decision needs the call history
+    # the duties of an allowed attempt, first rule per code: [0] unrecorded, [1] recorded
+    duties: tuple[tuple[Obligation, ...], tuple[Obligation, ...]]
+
+
+def _duties(rules: Sequence[Rule], recorded: bool) -> tuple[Obligation, ...]:
+    out: dict[str, Obligation] = {}
+    for rule in rules:
+        duty = rule.obligation
+        assert duty is not None
+        if (duty.when_recorded and not recorded) or duty.code in out:
+            continue
+        out[duty.code] = Obligation(duty.code, duty.message, rule.id, rule.citation)
+    return tuple(out.values())
 
 
 _COUNTING_KINDS = (RuleKind.FREQUENCY_CAP, RuleKind.CONVERSATION_COOLOFF)
@@ -130,6 +143,10 @@ def _prepare(rules: Sequence[Rule]) -> Selection:
         ),
         lift_tokens=frozenset(t for r in rules for t in r.lifted_by),
         counting=any(k in by_kind for k in _COUNTING_KINDS),
+        duties=(
+            _duties(by_kind.get(RuleKind.OBLIGATION, ()), recorded=False),
+            _duties(by_kind.get(RuleKind.OBLIGATION, ()), recorded=True),
+        ),
     )
 
 
@@ -381,7 +398,6 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
     if fr is None:
         fr = frame(a, facts, gr)
     reasons: list[Reason] = []
-    obligations: list[Obligation] = []
     exemptions: list[str] = []
     for missing in facts.missing:
         reasons.append(
@@ -666,16 +682,8 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
                 _reason(gr, rule, "prohibited", f"{a.technology} {a.purpose} calls are banned here")
             )
 
-    # (8) obligations attached to an allowed attempt
-    for rule in by_kind.get(RuleKind.OBLIGATION, ()):
-        assert rule.obligation is not None
-        if rule.obligation.when_recorded and not a.recorded:
-            continue
-        if any(o.code == rule.obligation.code for o in obligations):
-            continue
-        obligations.append(
-            Obligation(rule.obligation.code, rule.obligation.message, rule.id, rule.citation)
-        )
+    # (8) obligations attached to an allowed attempt (prepared with the selection)
+    obligations: list[Obligation] = list(selected.duties[a.recorded])
     unknown_place = a.recorded and a.channel == "voice" and not loc.states
     if unknown_place and not any(o.code == "announce_recording" for o in obligations):
         obligations.append(

@@ -14,7 +14,7 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
 from operator import attrgetter
@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,7 +30,7 @@ from callwarden.audit import service as audit
 from callwarden.calls import service as calls
 from callwarden.config import Settings
 from callwarden.consent import service as consent
-from callwarden.db import fetch_all, serial_writer, utcnow
+from callwarden.db import ReadConnections, Reader, fetch_all, serial_writer, utcnow
 from callwarden.dnc.runtime import SYNC_MARKERS, DncRuntime
 from callwarden.ebr import service as ebr
 from callwarden.emergencies import service as emergencies
@@ -465,7 +466,11 @@ class Gate:
         self.audit_writer = audit_writer
         # decide on the caller's event loop: the database is a file in this process
         bind = session_factory.kw.get("bind")
-        self.inline = bind is not None and bind.dialect.name == "sqlite"
+        if not isinstance(bind, Engine):
+            raise TypeError("the gate needs a session factory bound to an engine")
+        self._engine = bind
+        self._reads = ReadConnections(bind)
+        self.inline = bind.dialect.name == "sqlite"
         ruleset = ruleset or load_packs(extra_dirs=settings.extra_rule_pack_dirs)
         self.rules = GateRules(ruleset)
         locations.warm()
@@ -494,13 +499,13 @@ class Gate:
 
     # -- facts --------------------------------------------------------------------------
 
-    def sync(self, session: Session) -> None:
+    def sync(self, session: Reader) -> None:
         """Catch up with every change made by any process: one statement per decision."""
         ((generation, seq, latest),) = fetch_all(session, _SYNC_SQL)
         self.dnc.catch_up(session, generation, seq)
         self._sync_cache(session, latest or 0)
 
-    def _sync_cache(self, session: Session, latest: int) -> None:
+    def _sync_cache(self, session: Reader, latest: int) -> None:
         # fact_changes' max(id) moved: evict the numbers changed since our last look
         with self._cache_lock:
             if latest <= self._cache_seq:
@@ -532,7 +537,7 @@ class Gate:
                 self._epoch += 1
 
     def _slow_facts(
-        self, session: Session, nums: Sequence[int], known_at: datetime | None
+        self, session: Reader, nums: Sequence[int], known_at: datetime | None
     ) -> dict[int, _SlowFacts]:
         """Consents, revocations, EBR, RND, line type, locations: cached until they change."""
         if known_at is not None:  # a replay reads the past, never the cache
@@ -554,7 +559,7 @@ class Gate:
 
     @staticmethod
     def _load_slow(
-        session: Session, nums: Sequence[int], known_at: datetime | None
+        session: Reader, nums: Sequence[int], known_at: datetime | None
     ) -> dict[int, _SlowFacts]:
         consents = consent.load_consents(session, nums, known_at=known_at)
         revocations = consent.load_revocations(session, nums, known_at=known_at)
@@ -575,7 +580,7 @@ class Gate:
         }
 
     def _registrations(
-        self, session: Session, sellers: Sequence[str], known_at: datetime | None
+        self, session: Reader, sellers: Sequence[str], known_at: datetime | None
     ) -> list[RegistrationFact]:
         if known_at is not None:
             return emergencies.load_registrations(session, sellers, known_at=known_at)
@@ -588,7 +593,7 @@ class Gate:
         return [r for s in sellers for r in self._sellers.get(s, ())]
 
     def _emergencies_between(
-        self, session: Session, earliest: datetime, latest: datetime, known_at: datetime | None
+        self, session: Reader, earliest: datetime, latest: datetime, known_at: datetime | None
     ) -> list[EmergencyFact]:
         if known_at is not None:
             every = emergencies.load_emergencies(session, at=None, known_at=known_at)
@@ -610,7 +615,7 @@ class Gate:
 
     def load_facts(
         self,
-        session: Session,
+        session: Reader,
         attempts: Sequence[Attempt],
         *,
         known_at: datetime | None = None,
@@ -673,7 +678,7 @@ class Gate:
 
     @staticmethod
     def _history(
-        session: Session,
+        session: Reader,
         attempts: Sequence[Attempt],
         *,
         now: datetime,
@@ -695,18 +700,37 @@ class Gate:
 
     # -- decisions ----------------------------------------------------------------------
 
-    def _rules_for(self, session: Session, revisions: Mapping[str, str] | None) -> GateRules:
+    def _rules_for(self, session: Reader, revisions: Mapping[str, str] | None) -> GateRules:
         if revisions is None:
             return self.rules
         key = tuple(sorted(revisions.items()))
         cached = self._replay_rules.get(key)
         if cached is None:
-            cached = self._replay_rules[key] = GateRules(ruleset_at_revisions(session, revisions))
+            if isinstance(session, Session):
+                ruleset = ruleset_at_revisions(session, revisions)
+            else:  # the stored packs are ORM rows: read them in a session of their own
+                with self.session_factory() as own:
+                    ruleset = ruleset_at_revisions(own, revisions)
+            cached = self._replay_rules[key] = GateRules(ruleset)
         return cached
+
+    @contextlib.contextmanager
+    def reads(self) -> Iterator[Connection]:
+        """A connection for a decision's reads (`sync`, facts): no ORM session, autocommit."""
+        with self._reads.borrow() as conn:
+            yield conn
+
+    def evaluate(
+        self, attempts: Sequence[Attempt], *, known_at: datetime | None = None
+    ) -> list[tuple[Decision, NumberFacts]]:
+        """Read the facts and decide, as `decide_many` does first; no reservation, no log."""
+        with self.reads() as conn:
+            self.sync(conn)
+            return self._evaluate(conn, attempts, now=utcnow(), known_at=known_at, rules=self.rules)
 
     def _evaluate(
         self,
-        session: Session,
+        session: Reader,
         attempts: Sequence[Attempt],
         *,
         now: datetime,
@@ -735,11 +759,11 @@ class Gate:
         rates = calls.load_campaign_abandonment(session, campaigns, at=rate_at) if campaigns else {}
         out = []
         for a, fr, c in zip(attempts, frames, counted, strict=True):
-            f = replace(
-                facts[a.number],
-                calls=index.for_attempt(a) if c else (),
-                campaign_abandonment=rates.get(a.campaign) if a.campaign else None,
-            )
+            f = facts[a.number]
+            history = index.for_attempt(a) if c else ()
+            rate = rates.get(a.campaign) if a.campaign else None
+            if history or rate is not None:  # a copy costs more than the rest of the loop
+                f = replace(f, calls=history, campaign_abandonment=rate)
             try:
                 out.append((decide(a, f, rules, fr), f))
             except Exception as exc:  # one bad attempt denies itself, not the batch
@@ -766,19 +790,15 @@ class Gate:
 
         `known_at` replays: only facts recorded by then, no reservation. `revisions` replays
         with exactly those rule-pack revisions (from a logged decision). With `session` (a
-        request's), the work uses that one connection and commits it.
+        request's), the work uses that one connection and commits it. Without, the facts are
+        read on a plain pooled connection (`reads`), released before the write begins.
         """
         if not attempts:
             return []
         with gc_paused() if len(attempts) >= GC_PAUSE_FROM else contextlib.nullcontext():
-            if session is not None:
-                return self._decide_many(
-                    session, attempts, actor, actor_role, known_at, revisions, reserve
-                )
-            with self.session_factory() as own:
-                return self._decide_many(
-                    own, attempts, actor, actor_role, known_at, revisions, reserve
-                )
+            return self._decide_many(
+                session, attempts, actor, actor_role, known_at, revisions, reserve
+            )
 
     async def decide_many_async(
         self,
@@ -786,7 +806,7 @@ class Gate:
         *,
         actor: str,
         actor_role: str,
-        session: Session,
+        session: Session | None = None,
         known_at: datetime | None = None,
     ) -> list[DecisionRecord]:
         """`decide_many` on an event loop: the facts read inline, the commit awaited.
@@ -804,7 +824,7 @@ class Gate:
 
     def _decide_many(
         self,
-        session: Session,
+        session: Session | None,
         attempts: Sequence[Attempt],
         actor: str,
         actor_role: str,
@@ -815,13 +835,16 @@ class Gate:
         batch = self._prepare(session, attempts, actor, actor_role, known_at, revisions, reserve)
         if self._writer is not None:
             self._writer.write(batch)
-        else:
+        elif session is not None:
             self._write(session, [batch])
+        else:
+            with self.session_factory() as own:
+                self._write(own, [batch])
         return batch.records
 
     def _prepare(
         self,
-        session: Session,
+        session: Session | None,
         attempts: Sequence[Attempt],
         actor: str,
         actor_role: str,
@@ -832,15 +855,24 @@ class Gate:
         # read the facts and decide (no lock): the write re-checks what the caps count
         now = utcnow()
         replay = known_at is not None or revisions is not None
-        try:
-            self.sync(session)
-            rules = self._rules_for(session, revisions)
-            results = self._evaluate(session, attempts, now=now, known_at=known_at, rules=rules)
-            # End the read transaction: on SQLite the write below must begin a fresh one.
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+
+        def read(source: Reader) -> tuple[GateRules, list[tuple[Decision, NumberFacts]]]:
+            self.sync(source)
+            rules = self._rules_for(source, revisions)
+            return rules, self._evaluate(source, attempts, now=now, known_at=known_at, rules=rules)
+
+        if session is None:
+            # no request transaction to join: a plain connection, released before the write
+            with self.reads() as conn:
+                rules, results = read(conn)
+        else:
+            try:
+                rules, results = read(session)
+                # End the read transaction: on SQLite the write below must begin a fresh one.
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
         return _Batch(
             attempts=attempts,
             results=results,
@@ -933,10 +965,11 @@ class Gate:
             self._writer = DecisionWriter(self)
 
     def close(self) -> None:
-        """Stop the writer thread (pending decisions are written first)."""
+        """Stop the writer thread (pending decisions are written first); release connections."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        self._reads.close()
 
     def _lock_and_recheck(self, session: Session, batches: Sequence[_Batch]) -> None:
         # Serialise every writer that could count the same attempts, then decide again with

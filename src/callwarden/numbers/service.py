@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from callwarden import bulk, phone
 from callwarden.audit import service as audit
 from callwarden.bulk import MAX_SOURCE, ImportReport, digest
-from callwarden.db import driver_time, fetch_all, utcnow
+from callwarden.db import Reader, driver_time, fetch_all, utcnow
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import LocationFact
@@ -613,7 +613,7 @@ def location_view(r: CustomerLocation) -> dict[str, Any]:
 
 
 def load_line_types(
-    session: Session, numbers: Sequence[int], *, known_at: datetime | None = None
+    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, str]:
     """Each number's line type by the statement with the newest as_of; unknown numbers absent.
 
@@ -639,7 +639,7 @@ def load_line_types(
 
 
 def load_locations(
-    session: Session, numbers: Sequence[int], *, known_at: datetime | None = None
+    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, list[LocationFact]]:
     """Each number's customer locations, without those removed at or before known_at (or now).
 

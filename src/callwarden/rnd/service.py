@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from callwarden import bulk, phone
 from callwarden.audit import service as audit
 from callwarden.bulk import CLOCK_SKEW, MAX_SOURCE, FieldChecks, ImportReport, digest
-from callwarden.db import driver_time, fetch_all, utcnow
+from callwarden.db import Reader, driver_time, fetch_all, utcnow
 from callwarden.errors import ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import RndFact
@@ -437,7 +437,7 @@ def result_view(r: RndResult) -> dict[str, Any]:
 
 
 def load_rnd(
-    session: Session, numbers: Sequence[int], *, known_at: datetime | None = None
+    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, list[RndFact]]:
     """Each number's RND answers, newest query first; numbers never queried are absent.
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from callwarden.audit import service as audit
-from callwarden.db import transaction
+from callwarden.db import Reader, transaction
 from callwarden.errors import CallwardenError
 from callwarden.security import service
 from callwarden.security.roles import Permission, Role, allows
@@ -63,7 +63,7 @@ def _audit_refusal(
 
 
 def authorize(
-    request: Request, session: Session, token: str | None, permission: Permission
+    request: Request, session: Reader, token: str | None, permission: Permission
 ) -> Principal:
     """The caller behind `token` if its role has `permission`; else 401 or 403 (audited)."""
     principal = service.authenticate(session=session, token=token) if token else None

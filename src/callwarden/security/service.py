@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callwarden.db import fetch_all, utcnow
+from callwarden.db import Reader, fetch_all, utcnow
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.security.models import ApiKey
 from callwarden.security.roles import Role
@@ -70,7 +70,7 @@ def create_key(*, session: Session, name: str, role: Role, created_by: str) -> t
     return key, f"cw_{key_id}_{secret}"
 
 
-def authenticate(*, session: Session, token: str) -> Principal | None:
+def authenticate(*, session: Reader, token: str) -> Principal | None:
     """The principal a token belongs to, or None when it is unknown, wrong or revoked."""
     m = TOKEN_RE.match(token.strip())
     if m is None:
