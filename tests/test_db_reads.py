@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from callwarden.db import ReadConnections, fetch_all
+from callwarden.db import ReadConnections, fetch_all, make_engine
 
 
 def _in_transaction(conn: Connection) -> bool:
@@ -71,3 +72,27 @@ def test_a_borrower_that_fails_gives_its_connection_back_to_the_pool(engine: Eng
     with reads.borrow() as fresh:
         assert fresh is not conn
     reads.close()
+
+
+def test_a_small_pool_keeps_no_connection_aside(database_url: str) -> None:
+    """A quarter of the pool, at most 4, is kept: a pool of 3 keeps none, so every borrowed
+    connection goes back to the pool for the writers."""
+    small = make_engine(database_url, pool_size=3)
+    try:
+        reads = ReadConnections(small)
+        with reads.borrow() as conn:
+            pass
+        assert conn.closed
+    finally:
+        small.dispose()
+    roomy = make_engine(database_url, pool_size=24)
+    try:
+        reads = ReadConnections(roomy)
+        held = []
+        with contextlib.ExitStack() as stack:
+            held = [stack.enter_context(reads.borrow()) for _ in range(6)]
+        assert sum(not c.closed for c in held) == 4
+        reads.close()
+        assert all(c.closed for c in held)
+    finally:
+        roomy.dispose()

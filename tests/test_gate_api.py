@@ -408,9 +408,9 @@ def test_a_decision_request_needs_only_one_pooled_connection_at_a_time(
     gate_settings: Settings, session_factory: Any, tmp_path: Path, operator: Any, keys: Keys
 ) -> None:
     """The credential check and the facts are read on plain pooled connections, each released
-    before the decision waits for its write: a pool of one connection still serves the request
-    and its write (a request holding its connection while it waited would starve the writer
-    until the pool's 30-second timeout)."""
+    before the decision waits for its write, and a pool this small keeps none aside: a pool of
+    one connection still serves the request and its write (a request, or the gate, holding a
+    connection while the decision waited would starve the writer for the pool's 30 seconds)."""
     _import(gate_settings, session_factory, tmp_path, operator)
     one = gate_settings.model_copy(update={"db_pool_size": 1, "max_concurrent_requests": 1})
     with TestClient(create_app(one)) as c:

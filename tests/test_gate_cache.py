@@ -310,22 +310,18 @@ def test_an_async_caller_that_gave_up_is_never_written() -> None:
     assert written == ["first"]
 
 
+def _numbered(i: int, **kw: Any) -> Attempt:
+    # the i-th Atlanta number, at 13:00 local on a weekday
+    kw = {"purpose": "informational", "technology": "manual"} | kw
+    at = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+    return Attempt(number=14045550000 + i, at=at, channel="voice", seller="acme", **kw)
+
+
 def test_a_large_batch_names_decisions_in_time_order_and_resumes_gc(gate: Gate) -> None:
     """A batch of 1,200 (past GC_PAUSE_FROM): every decision gets a version 7 id, later ones
     sort after earlier ones, each id is the subject of its own audit event, and the cyclic
     collector is on again afterwards."""
-    at = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
-    attempts = [
-        Attempt(
-            number=14045550000 + i,
-            at=at,
-            channel="voice",
-            purpose="informational",
-            technology="manual",
-            seller="acme",
-        )
-        for i in range(1200)
-    ]
+    attempts = [_numbered(i) for i in range(1200)]
     assert len(attempts) >= GC_PAUSE_FROM
     records = gate.decide_many(attempts, actor="tests", actor_role="dialer")
     ids_ = [r.id for r in records]
@@ -346,17 +342,8 @@ def test_a_large_batch_names_decisions_in_time_order_and_resumes_gc(gate: Gate) 
 def test_evaluate_decides_as_decide_many_and_writes_nothing(gate: Gate) -> None:
     """`Gate.evaluate`, the read half of a decision on a plain connection: the same answer,
     reasons and obligations as a full decision, and no audit event or reservation."""
-    at = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
     attempts = [
-        Attempt(
-            number=14045550000 + i,
-            at=at,
-            channel="voice",
-            purpose=purpose,
-            technology=technology,
-            seller="acme",
-            recorded=bool(i % 2),
-        )
+        _numbered(i, purpose=purpose, technology=technology, recorded=bool(i % 2))
         for i in range(3)
         # autodialed telemarketing is denied: no registry copy, no consent on record
         for purpose, technology in (("informational", "manual"), ("telemarketing", "autodialer"))

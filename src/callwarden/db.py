@@ -261,11 +261,15 @@ class ReadConnections:
     more round trips; a run of plain reads (`fetch_all`) needs none of that. Each connection
     serves one borrower at a time; beyond `keep` idle ones, borrowers get fresh ones from the
     pool and give them back. A borrower that raises gives its connection back to the pool,
-    whose checks then apply, instead of keeping it.
+    whose checks then apply, instead of keeping it. By default a quarter of the pool, at most
+    4, is kept aside, so that a small pool still serves its writers.
     """
 
-    def __init__(self, engine: Engine, *, keep: int = 4) -> None:
+    def __init__(self, engine: Engine, *, keep: int | None = None) -> None:
         self._engine = engine
+        if keep is None:
+            size = getattr(engine.pool, "size", None)  # QueuePool; other pools keep none
+            keep = min(4, size() // 4) if callable(size) else 0
         self._keep = keep
         self._idle: list[Connection] = []  # pop and append are atomic: no lock needed
         self._closed = False
