@@ -61,6 +61,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _listening(port: int) -> int:
+    # listening TCP sockets on the port: one per service worker (Linux: /proc/net/tcp)
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                count += 1
+    return count
+
+
 def _pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(p / 100 * len(values)))]
@@ -300,7 +311,10 @@ def over_http(
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                # ready, and every worker listening (the first answers before the others
+                # listen, and connections opened then would all go to it)
+                ready = httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+                if ready and _listening(port) >= a.workers:
                     break
             except httpx.HTTPError:
                 pass

@@ -124,6 +124,7 @@ def serve(
     """Run the HTTP service (creates the schema on an empty database)."""
     import uvicorn
 
+    from callwarden import serve as serving
     from callwarden.logging import configure
 
     s = settings()
@@ -139,7 +140,7 @@ def serve(
         f"  database:  {s.resolved_database_url.split('@')[-1]}",
         soft_wrap=True,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         "callwarden.app:create_app",
         factory=True,
         host=h,
@@ -148,6 +149,13 @@ def serve(
         log_level=s.log_level,
         access_log=False,
     )
+    try:
+        status = serving.run(config, workers)
+    except OSError as exc:  # the port is taken, or the address is not this host's
+        err.print(f"[red]error:[/red] cannot listen on {h}:{p}: {exc.strerror or exc}")
+        raise typer.Exit(1) from None
+    if status:
+        raise typer.Exit(status)
 
 
 def _bootstrap_admin_key(factory: Any) -> None:
