@@ -161,3 +161,26 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path, cli_env: dict[str, str])
     assert out.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_workers_that_cannot_start_stop_the_service(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """A rule pack that does not parse fails every worker's startup: the parent stops with
+    uvicorn's startup-failure status instead of restarting them for ever."""
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    (packs / "broken.toml").write_text("[pack\nid = ")
+    env = dict(cli_env)
+    env["CALLWARDEN_DATA_DIR"] = str(tmp_path / "broken")
+    env["CALLWARDEN_RULE_PACK_DIRS"] = str(packs)
+    env.pop("CALLWARDEN_DATABASE_URL")
+    port = str(_free_port())
+    out = subprocess.run(
+        [sys.executable, "-m", "callwarden", "serve", "--port", port, "--workers", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 3, out.stderr[-2000:]

@@ -15,6 +15,7 @@ import contextlib
 import multiprocessing
 import signal
 import socket
+import sys
 import threading
 from typing import Any
 
@@ -43,9 +44,16 @@ def listener(host: str, port: int) -> socket.socket:
 def _worker(config: uvicorn.Config) -> None:
     # a spawned child: its own socket in the group, then an ordinary uvicorn server
     config.configure_logging()
-    sock = listener(config.host, config.port)
+    try:
+        sock = listener(config.host, config.port)
+    except OSError as exc:
+        log.error("worker_cannot_listen", error=str(exc))
+        sys.exit(STARTUP_FAILURE)
+    server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole process group
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
+    if not server.started:  # the application's startup failed: restarting would repeat it
+        sys.exit(STARTUP_FAILURE)
 
 
 def run(config: uvicorn.Config, workers: int) -> int:
