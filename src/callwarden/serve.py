@@ -62,7 +62,10 @@ def run(config: uvicorn.Config, workers: int) -> int:
     Returns the exit status: 0, or uvicorn's startup-failure status when a worker could not
     start (the same failure would repeat on every restart).
     """
-    if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+    if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        log.warning("one_worker_only", reason="this platform has no SO_REUSEPORT", asked=workers)
+        workers = 1
+    if workers <= 1:
         uvicorn.Server(config).run()
         return 0
     status = 0
