@@ -96,3 +96,35 @@ def test_a_small_pool_keeps_no_connection_aside(database_url: str) -> None:
         assert all(c.closed for c in held)
     finally:
         roomy.dispose()
+
+
+def test_a_database_error_returns_every_idle_connection(engine: Engine) -> None:
+    """A connection that fails underneath its borrower (as after a database restart): the
+    error passes, the idle connections go back to the pool too, and the next read works."""
+    reads = ReadConnections(engine, keep=3)
+    with reads.borrow() as a, reads.borrow() as b, reads.borrow() as c:
+        pass
+    idle = [a, b, c]
+    assert not any(x.closed for x in idle)
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    with pytest.raises(dbapi_error), reads.borrow() as broken:
+        broken.connection.dbapi_connection.close()  # type: ignore[union-attr]
+        fetch_all(broken, "SELECT 1")
+    assert all(x.closed for x in idle)
+    with reads.borrow() as fresh:
+        assert fresh not in idle
+        assert fetch_all(fresh, "SELECT 1") == [(1,)]
+    reads.close()
+
+
+def test_an_error_of_the_borrower_keeps_the_other_idle_connections(engine: Engine) -> None:
+    """An application error (a refused credential, say) is not the database's: only the
+    borrower's connection is given back; the idle ones stay."""
+    reads = ReadConnections(engine, keep=2)
+    with reads.borrow() as a, reads.borrow() as b:
+        pass
+    with pytest.raises(ValueError), reads.borrow() as failed:
+        raise ValueError("not the database")
+    (other,) = {a, b} - {failed}
+    assert failed.closed and not other.closed
+    reads.close()

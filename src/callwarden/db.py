@@ -261,7 +261,9 @@ class ReadConnections:
     more round trips; a run of plain reads (`fetch_all`) needs none of that. Each connection
     serves one borrower at a time; beyond `keep` idle ones, borrowers get fresh ones from the
     pool and give them back. A borrower that raises gives its connection back to the pool,
-    whose checks then apply, instead of keeping it. By default a quarter of the pool, at most
+    whose checks then apply, instead of keeping it; a database error returns the idle ones
+    too, so that a restarted database costs one failed read, not one per kept connection.
+    By default a quarter of the pool, at most
     4, is kept aside, so that a small pool still serves its writers.
     """
 
@@ -283,8 +285,12 @@ class ReadConnections:
             conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
             yield conn
-        except BaseException:
+        except BaseException as exc:
             conn.close()
+            if isinstance(exc, conn.dialect.loaded_dbapi.Error):
+                # the database went away (a restart, a failover): the idle ones are as dead
+                # as this one, so they go back to the pool, which checks each before reuse
+                self._drop_idle()
             raise
         if self._closed or len(self._idle) >= self._keep:
             conn.close()
@@ -294,8 +300,14 @@ class ReadConnections:
     def close(self) -> None:
         """Give every idle connection back to the pool."""
         self._closed = True
+        self._drop_idle()
+
+    def _drop_idle(self) -> None:
         while self._idle:
-            self._idle.pop().close()
+            try:
+                self._idle.pop().close()
+            except IndexError:  # another thread took the last one meanwhile
+                return
 
 
 def _connection(source: Reader) -> Connection:
