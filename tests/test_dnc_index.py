@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -556,3 +558,27 @@ def test_open_does_not_leave_descriptors(good_file: Path) -> None:
     for _ in range(20):
         ListIndex.open(good_file).close()
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_loading_lists_warms_the_bulk_kernel_a_batch_then_uses(tmp_path: Path) -> None:
+    """The runtime's background warm-up (after page prefetch) leaves the bulk lookup kernel
+    loaded with the very specialisation a real batch calls, so the first batch of a fresh
+    process compiles or loads nothing (a fresh interpreter: nothing is loaded before)."""
+    code = f"""
+import numpy as np
+from callwarden.dnc import index, runtime
+b = index.IndexBuilder()
+b.add(np.array([14045550100, 12125550123], dtype=np.int64))
+b.write({str(tmp_path / "list.idx")!r})
+ix = index.ListIndex.open({str(tmp_path / "list.idx")!r})
+multi = index.MultiIndex([ix])
+print(len(index._lookup_kernel.signatures))
+runtime._prefetch([ix], multi)
+print(len(index._lookup_kernel.signatures))
+masks = multi.mask_many(np.array([14045550100, 14045550101], dtype=np.int64))
+print(len(index._lookup_kernel.signatures), masks.tolist())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:3] == ["0", "1", "1 [1, 0]"]
