@@ -254,7 +254,7 @@ Reader = Session | Connection
 
 
 class ReadConnections:
-    """A few pooled connections kept open, in autocommit mode, for the hot read paths.
+    """A few pooled connections kept open, without transactions, for the hot read paths.
 
     Taking a connection from SQLAlchemy's pool and giving it back costs about 10 µs, a tenth
     of a cached decision, and on PostgreSQL the driver's BEGIN and the pool's ROLLBACK are two
@@ -282,7 +282,12 @@ class ReadConnections:
         try:
             conn = self._idle.pop()
         except IndexError:
-            conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn = self._engine.connect()
+            if conn.dialect.name != "sqlite":
+                # PostgreSQL: no BEGIN before the reads and no ROLLBACK after them. SQLite's
+                # driver begins no transaction for reads anyway, and the one connection of a
+                # memory database may be a session's, whose transaction must not change mode.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
             yield conn
         except BaseException as exc:

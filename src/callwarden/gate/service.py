@@ -716,7 +716,7 @@ class Gate:
 
     @contextlib.contextmanager
     def reads(self) -> Iterator[Connection]:
-        """A connection for a decision's reads (`sync`, facts): no ORM session, autocommit."""
+        """A connection for a decision's reads (`sync`, facts): no ORM session, no transaction."""
         with self._reads.borrow() as conn:
             yield conn
 
