@@ -263,8 +263,8 @@ class ReadConnections:
     pool and give them back. A borrower that raises gives its connection back to the pool,
     whose checks then apply, instead of keeping it; a database error returns the idle ones
     too, so that a restarted database costs one failed read, not one per kept connection.
-    By default a quarter of the pool, at most
-    4, is kept aside, so that a small pool still serves its writers.
+    By default a quarter of the pool, at most 4, is kept aside, so that a small pool still
+    serves its writers.
     """
 
     def __init__(self, engine: Engine, *, keep: int | None = None) -> None:

@@ -76,11 +76,15 @@ def run(config: uvicorn.Config, workers: int) -> int:
     def on_signal(signum: int, _frame: Any) -> None:
         stop.set()
 
+    def started() -> multiprocessing.process.BaseProcess:
+        proc = ctx.Process(target=_worker, args=(config,), daemon=False)
+        proc.start()
+        return proc
+
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    procs = [ctx.Process(target=_worker, args=(config,), daemon=False) for _ in range(workers)]
+    procs: list[multiprocessing.process.BaseProcess] = []
     try:
-        for p in procs:
-            p.start()
+        procs = [started() for _ in range(workers)]
         while not stop.wait(0.5):
             for i, p in enumerate(procs):
                 if p.is_alive():
@@ -91,8 +95,7 @@ def run(config: uvicorn.Config, workers: int) -> int:
                     stop.set()
                     break
                 log.warning("worker_died", pid=p.pid, exitcode=p.exitcode)
-                procs[i] = ctx.Process(target=_worker, args=(config,), daemon=False)
-                procs[i].start()
+                procs[i] = started()
     finally:
         for p in procs:
             if p.is_alive():

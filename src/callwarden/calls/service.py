@@ -799,6 +799,9 @@ class _LiveRate:
 
 
 _live_rates: dict[tuple[str, str], _LiveRate] = {}
+_refreshing: dict[tuple[str, str], threading.Thread] = {}
+_refresh_guard = threading.Lock()
+
 _url_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
@@ -808,10 +811,6 @@ def _url_key(engine: Engine) -> str:
     if key is None:
         key = _url_keys[engine] = str(engine.url)
     return key
-
-
-_refreshing: dict[tuple[str, str], threading.Thread] = {}
-_refresh_guard = threading.Lock()
 
 
 def forget_live_rates() -> None:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
@@ -866,18 +867,11 @@ _REVOCATION_SQL = (
 )
 
 
-_NAME_SETS: dict[str, frozenset[str]] = {}
-
-
+@lru_cache(maxsize=10_000)
 def _name_set(stored: str) -> frozenset[str]:
     # A consent's sellers, channels and purposes are a handful of distinct JSON lists across
     # the whole ledger: parse each text once, not once per row of every batch.
-    found = _NAME_SETS.get(stored)
-    if found is None:
-        if len(_NAME_SETS) > 10_000:
-            _NAME_SETS.clear()
-        found = _NAME_SETS[stored] = frozenset(orjson.loads(stored))
-    return found
+    return frozenset(orjson.loads(stored))
 
 
 def load_consents(

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from callwarden.audit import service as audit
-from callwarden.db import Reader
 from callwarden.errors import NotFound, invalid_input_body
 from callwarden.gate.decide import Attempt
 from callwarden.gate.schemas import AttemptIn, BatchIn, decision_out, reason_out
@@ -92,34 +91,35 @@ def _invalid(exc: ValidationError) -> Response:
     )
 
 
-def _checked(request: Request, session: Reader, raw: bytes) -> tuple[Principal, AttemptIn]:
-    # the credential first (401/403 before 422, as FastAPI orders them), then the body
-    principal = authorize(request, session, request_token(request), Permission.GATE_DECIDE)
-    return principal, AttemptIn.model_validate_json(raw)
+def _checked(request: Request, raw: bytes) -> tuple[Principal, AttemptIn] | Response:
+    # The credential first (401/403 before 422, as FastAPI orders them), then the body; a
+    # plain read connection (`Gate.reads`), released before the decision waits for its write.
+    with _gate(request).reads() as conn:
+        principal = authorize(request, conn, request_token(request), Permission.GATE_DECIDE)
+    try:
+        return principal, AttemptIn.model_validate_json(raw)
+    except ValidationError as exc:
+        return _invalid(exc)
 
 
 def _decide_one(request: Request, raw: bytes) -> Response:
-    # The whole request in one worker thread: credential, validation, decision. Its reads
-    # need no ORM session (`Gate.reads`); the decision is written in a transaction of its own.
-    gate = _gate(request)
-    with gate.reads() as conn:
-        try:
-            principal, body = _checked(request, conn, raw)
-        except ValidationError as exc:
-            return _invalid(exc)
-    # no connection is held while the decision waits for its write
-    (out,) = _decide(gate, [body], principal, None)
+    # The whole request in one worker thread: credential, validation, decision (the decision
+    # reads and writes on connections of its own).
+    checked = _checked(request, raw)
+    if isinstance(checked, Response):
+        return checked
+    principal, body = checked
+    (out,) = _decide(_gate(request), [body], principal, None)
     return _json(out)
 
 
 async def _decide_one_inline(request: Request, raw: bytes) -> Response:
     # The same on the event loop, for a database in the process (see Gate.decide_many_async).
+    checked = _checked(request, raw)
+    if isinstance(checked, Response):
+        return checked
+    principal, body = checked
     gate = _gate(request)
-    with gate.reads() as conn:
-        try:
-            principal, body = _checked(request, conn, raw)
-        except ValidationError as exc:
-            return _invalid(exc)
     attempt = body.to_attempt()
     try:
         (record,) = await gate.decide_many_async(

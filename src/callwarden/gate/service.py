@@ -468,7 +468,6 @@ class Gate:
         bind = session_factory.kw.get("bind")
         if not isinstance(bind, Engine):
             raise TypeError("the gate needs a session factory bound to an engine")
-        self._engine = bind
         self._reads = ReadConnections(bind)
         self.inline = bind.dialect.name == "sqlite"
         ruleset = ruleset or load_packs(extra_dirs=settings.extra_rule_pack_dirs)
@@ -725,8 +724,21 @@ class Gate:
     ) -> list[tuple[Decision, NumberFacts]]:
         """Read the facts and decide, as `decide_many` does first; no reservation, no log."""
         with self.reads() as conn:
-            self.sync(conn)
-            return self._evaluate(conn, attempts, now=utcnow(), known_at=known_at, rules=self.rules)
+            _, results = self._read(conn, attempts, utcnow(), known_at, None)
+        return results
+
+    def _read(
+        self,
+        source: Reader,
+        attempts: Sequence[Attempt],
+        now: datetime,
+        known_at: datetime | None,
+        revisions: Mapping[str, str] | None,
+    ) -> tuple[GateRules, list[tuple[Decision, NumberFacts]]]:
+        # the read half of a decision: catch up, pick the rules, load the facts, decide
+        self.sync(source)
+        rules = self._rules_for(source, revisions)
+        return rules, self._evaluate(source, attempts, now=now, known_at=known_at, rules=rules)
 
     def _evaluate(
         self,
@@ -855,19 +867,13 @@ class Gate:
         # read the facts and decide (no lock): the write re-checks what the caps count
         now = utcnow()
         replay = known_at is not None or revisions is not None
-
-        def read(source: Reader) -> tuple[GateRules, list[tuple[Decision, NumberFacts]]]:
-            self.sync(source)
-            rules = self._rules_for(source, revisions)
-            return rules, self._evaluate(source, attempts, now=now, known_at=known_at, rules=rules)
-
         if session is None:
             # no request transaction to join: a plain connection, released before the write
             with self.reads() as conn:
-                rules, results = read(conn)
+                rules, results = self._read(conn, attempts, now, known_at, revisions)
         else:
             try:
-                rules, results = read(session)
+                rules, results = self._read(session, attempts, now, known_at, revisions)
                 # End the read transaction: on SQLite the write below must begin a fresh one.
                 session.commit()
             except BaseException:
