@@ -8,7 +8,7 @@ the rules need but nobody supplied denies (fail closed).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -166,6 +166,19 @@ class GateRules:
         # rules whose answer depends on the call history (re-checked under the write lock)
         self.counting = frozenset(r.id for r in ruleset.rules if r.kind in _COUNTING_KINDS)
         self.select = lru_cache(maxsize=4096)(self._select)
+        # a decision's rules_applied is its selection's `ids`: a few distinct tuples
+        self.counts = lru_cache(maxsize=4096)(self._counts)
+        self.revisions_for = lru_cache(maxsize=4096)(self._revisions_for)
+
+    def _counts(self, rule_ids: tuple[str, ...]) -> bool:
+        # a cap or cool-off took part: the answer depends on the call history
+        return any(rid in self.counting for rid in rule_ids)
+
+    def _revisions_for(self, rule_ids: tuple[str, ...]) -> Mapping[str, str]:
+        # the revision of every pack one of the rules belongs to (one dict shared by every
+        # decision of the selection: typed read-only)
+        packs = {self.pack_of[r] for r in rule_ids if r in self.pack_of}
+        return {p: self.pack_revisions[p] for p in sorted(packs)}
 
     def _select(
         self,

@@ -80,7 +80,7 @@ class DecisionRecord:
     attempt: Attempt
     decision: Decision
     facts: NumberFacts
-    revisions: dict[str, str]
+    revisions: Mapping[str, str]
     decided_at: datetime
     known_at: datetime | None
     reservation_expires_at: datetime | None
@@ -783,10 +783,6 @@ class Gate:
                 out.append((internal_error_decision(a, "internal error while deciding"), f))
         return out
 
-    def _revisions(self, rules: GateRules, decision: Decision) -> dict[str, str]:
-        packs = {rules.pack_of[r] for r in decision.rules_applied if r in rules.pack_of}
-        return {p: rules.pack_revisions[p] for p in sorted(packs)}
-
     def decide_many(
         self,
         attempts: Sequence[Attempt],
@@ -933,7 +929,7 @@ class Gate:
                             attempt=a,
                             decision=d,
                             facts=f,
-                            revisions=self._revisions(b.rules, d),
+                            revisions=b.rules.revisions_for(d.rules_applied),
                             decided_at=b.now,
                             known_at=b.known_at,
                             reservation_expires_at=expires if held else None,
@@ -961,7 +957,7 @@ class Gate:
             raise
         for b in batches:
             b.records = [
-                replace(r, audit_event_id=next(event_ids), audit_sha256=_digest(body))
+                _receipted(r, next(event_ids), body)
                 for r, body in zip(b.records, b.bodies, strict=True)
             ]
 
@@ -1006,11 +1002,8 @@ class Gate:
             # this transaction's reads then see every commit made before it.
             fetch_all(session, "DELETE FROM call_attempts WHERE 1 = 0")
         # only counting rules (caps) can change their answer with the fresh history
-        index = self._history(
-            session,
-            [a for a, d, rules in allowed if _counts(d, rules)],
-            now=min(b.now for b in todo),
-        )
+        counted = [a for a, d, rules in allowed if rules.counts(d.rules_applied)]
+        index = self._history(session, counted, now=min(b.now for b in todo))
         pending = 0
         for b in todo:
             out = []
@@ -1018,11 +1011,11 @@ class Gate:
                 if not d.allowed:
                     out.append((d, f))
                     continue
-                if _counts(d, b.rules):
+                if b.rules.counts(d.rules_applied):
                     f = replace(f, calls=index.for_attempt(a))
                     d = decide(a, f, b.rules)
                 out.append((d, f))
-                if d.allowed:
+                if d.allowed and counted:
                     # attempts decided earlier in this group count toward later ones
                     pending += 1
                     index.add(
@@ -1082,12 +1075,23 @@ class Gate:
                 ],
             )
             session.commit()
-        return original, replace(rec, audit_event_id=eid, audit_sha256=_digest(body))
+        return original, _receipted(rec, eid, body)
 
 
-def _counts(d: Decision, rules: GateRules) -> bool:
-    # a cap or cool-off took part: the answer depends on the call history
-    return any(rid in rules.counting for rid in d.rules_applied)
+def _receipted(r: DecisionRecord, event_id: int, body: str) -> DecisionRecord:
+    # the record with its audit receipt (positional: a batch builds thousands of them)
+    return DecisionRecord(
+        r.id,
+        r.attempt,
+        r.decision,
+        r.facts,
+        r.revisions,
+        r.decided_at,
+        r.known_at,
+        r.reservation_expires_at,
+        event_id,
+        _digest(body),
+    )
 
 
 def _digest(body: str) -> str:
