@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from callwarden.db import ReadConnections, fetch_all, make_engine
+from callwarden.db import (
+    Query,
+    ReadConnections,
+    fetch_all,
+    in_chunks,
+    make_engine,
+    run_queries,
+    run_query,
+)
 
 
 def _in_transaction(conn: Connection) -> bool:
@@ -128,3 +137,87 @@ def test_an_error_of_the_borrower_keeps_the_other_idle_connections(engine: Engin
     (other,) = {a, b} - {failed}
     assert failed.closed and not other.closed
     reads.close()
+
+
+# -- loaders sent together (`run_queries`) ------------------------------------------------
+
+
+def _probe(engine: Engine, numbers: list[int]) -> None:
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE IF NOT EXISTS query_probe (number BIGINT, v INTEGER)"))
+        c.execute(text("DELETE FROM query_probe"))
+        c.execute(
+            text("INSERT INTO query_probe VALUES (:n, :v)"),
+            [{"n": n, "v": n % 7} for n in numbers],
+        )
+
+
+def _by_number(rows: Any) -> list[tuple[int, int]]:
+    return [(int(n), int(v)) for n, v in rows]
+
+
+def test_queries_answer_in_order_across_chunks(engine: Engine) -> None:
+    """Several loaders sent together each get exactly their own rows, in statement order: a
+    query over 1,203 numbers (three IN lists) reads every row once, by number."""
+    numbers = [15550000000 + 3 * i for i in range(1203)]
+    _probe(engine, numbers)
+    sql = "SELECT number, v FROM query_probe WHERE number IN ({marks}) ORDER BY number"
+    every = Query(in_chunks(sql, list(reversed(numbers)) + numbers[:5]), _by_number)
+    assert len(every.statements) == 3  # 1,203 distinct numbers, 500 per list
+    odd = Query(in_chunks(sql, numbers[1::2]), _by_number)
+    none = Query(in_chunks(sql, [15559999999]), _by_number)
+    sevens = Query(
+        in_chunks(sql.replace("ORDER BY", "AND v = ? ORDER BY"), numbers[:20], (3,)), _by_number
+    )
+    try:
+        reads = ReadConnections(engine)
+        with reads.borrow() as conn:
+            got = run_queries(conn, [every, none, odd, sevens])
+            assert got[0] == [(n, n % 7) for n in numbers]
+            assert got[1] == []
+            assert got[2] == [(n, n % 7) for n in numbers[1::2]]
+            assert got[3] == [(n, 3) for n in numbers[:20] if n % 7 == 3]
+            assert run_query(conn, odd) == got[2]
+        reads.close()
+    finally:
+        with engine.begin() as c:
+            c.execute(text("DROP TABLE query_probe"))
+
+
+def test_a_failing_statement_among_queries_raises_and_the_connection_reads_on(
+    engine: Engine,
+) -> None:
+    """One bad statement (pipelined with good ones on PostgreSQL) fails the call with the
+    driver's error, and the same connection answers the next read."""
+    good = Query((("SELECT 1", ()),), list)
+    bad = Query((("SELECT * FROM no_such_table", ()),), list)
+    # outside any transaction, as the gate reads (autocommit on PostgreSQL)
+    options = {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
+    with engine.connect().execution_options(**options) as conn:
+        with pytest.raises(engine.dialect.loaded_dbapi.Error):
+            run_queries(conn, [good, bad, good])
+        assert run_queries(conn, [good, good]) == [[(1,)], [(1,)]]
+
+
+def test_a_decisions_facts_take_one_round_trip_on_postgresql(engine: Engine) -> None:
+    """The six fact loaders of a decision go to PostgreSQL in one pipeline: the libpq trace
+    of the call holds a single Sync (sent one by one, each statement ends with its own)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a pipeline is PostgreSQL's; SQLite reads in the process")
+    from callwarden.gate.service import Gate
+
+    reads = ReadConnections(engine)
+    with reads.borrow() as conn, tempfile.TemporaryFile("w+") as trace:
+        pg: Any = conn.connection.dbapi_connection
+        pg.pgconn.trace(trace.fileno())
+        try:
+            facts = Gate._load_slow(conn, [14045550100, 14045550101], None)
+        finally:
+            pg.pgconn.untrace()
+        trace.seek(0)
+        messages = [line.split("\t")[3] for line in trace.read().splitlines()]
+    reads.close()
+    assert messages.count("Parse") + messages.count("Bind") >= 6  # six statements sent
+    assert messages.count("Sync") == 1
+    assert set(facts) == {14045550100, 14045550101}
+    assert all(f.consents == () and f.line_type is None for f in facts.values())

@@ -12,10 +12,12 @@ import fcntl
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from itertools import chain
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -337,6 +339,75 @@ def fetch_all(session: Reader, sql: str, params: tuple[Any, ...] = ()) -> list[A
         return list(cursor.fetchall()) if cursor.description is not None else []
     finally:
         cursor.close()
+
+
+T = TypeVar("T")
+
+# Numbers per IN list: SQLite allows 32,766 bound values, and shorter lists plan better.
+IN_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Query(Generic[T]):
+    """A loader's statements (`?` placeholders) and the function that turns their rows into its
+    answer: a caller that needs several loaders' answers sends them together (`run_queries`).
+    """
+
+    statements: tuple[tuple[str, tuple[Any, ...]], ...]
+    parse: Callable[[Iterable[Any]], T]  # every statement's rows, in statement order
+
+
+def in_chunks(
+    sql: str, numbers: Sequence[int], tail: tuple[Any, ...] = ()
+) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """`sql` with `{marks}` for an IN list of distinct numbers, once per `IN_CHUNK` of them.
+
+    The numbers are sorted, so rows ordered by number within each statement are ordered by
+    number across all of them. `tail` binds the placeholders after the list.
+    """
+    unique = sorted({int(n) for n in numbers})
+    out = []
+    for i in range(0, len(unique), IN_CHUNK):
+        part = unique[i : i + IN_CHUNK]
+        out.append((sql.format(marks=", ".join("?" * len(part))), (*part, *tail)))
+    return tuple(out)
+
+
+def run_query(source: Reader, query: Query[T]) -> T:
+    """One loader's answer."""
+    (answer,) = run_queries(source, [query])
+    return answer  # type: ignore[no-any-return]
+
+
+def run_queries(source: Reader, queries: Sequence[Query[Any]]) -> list[Any]:
+    """Every loader's answer, in order; on PostgreSQL their statements go in one pipeline.
+
+    A decision's facts are six loaders: sent one by one they cost six round trips to the
+    server (about 0.9 ms on this machine), pipelined one (about 0.3 ms).
+    """
+    conn = _connection(source)
+    statements = [st for q in queries for st in q.statements]
+    if conn.dialect.name != "postgresql" or len(statements) < 2:
+        results = [fetch_all(conn, sql, params) for sql, params in statements]
+    else:
+        dbapi = conn.connection.dbapi_connection
+        cursors = []
+        try:
+            with dbapi.pipeline():  # type: ignore[union-attr]
+                for sql, params in statements:
+                    cursor = dbapi.cursor()  # type: ignore[union-attr]
+                    cursors.append(cursor)
+                    cursor.execute(sql.replace("?", "%s"), params)
+            results = [list(c.fetchall()) if c.description is not None else [] for c in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
+    answers = []
+    done = 0
+    for q in queries:
+        answers.append(q.parse(chain.from_iterable(results[done : done + len(q.statements)])))
+        done += len(q.statements)
+    return answers
 
 
 def execute_many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -28,7 +28,15 @@ from callwarden.audit import service as audit
 from callwarden.bulk import RowError
 from callwarden.consent.models import ConsentRecord, ConsentRevocation
 from callwarden.consent.revocation import Basis, Verdict, classify
-from callwarden.db import Reader, bind_time, driver_time, fetch_all, utcnow
+from callwarden.db import (
+    Query,
+    Reader,
+    bind_time,
+    driver_time,
+    in_chunks,
+    run_query,
+    utcnow,
+)
 from callwarden.errors import NotFound, ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import ConsentFact, RevocationFact
@@ -835,26 +843,19 @@ def _id_span(ids: Iterable[int]) -> list[int]:
 # -- gate loaders -----------------------------------------------------------
 
 
-def chunked_rows(
-    session: Reader,
-    sql: str,
-    numbers: Sequence[int],
-    known_at: datetime | None,
-    order_by: str,
-) -> Iterable[Any]:
-    """Rows for many numbers: `sql` has {marks} for the IN list, {known} for the replay filter."""
-    unique = sorted({int(n) for n in numbers})
-    tail: tuple[Any, ...] = ()
+def fact_statements(
+    session: Reader, sql: str, numbers: Sequence[int], known_at: datetime | None, order_by: str
+) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """Statements for many numbers' facts: `sql` has {marks} for the IN list and {known} for
+    the replay filter (only rows recorded by `known_at`)."""
     known = ""
+    tail: tuple[Any, ...] = ()
     if known_at is not None:
         known = " AND recorded_at <= ?"
         tail = (bind_time(session, known_at),)
-    for i in range(0, len(unique), CHUNK):
-        part = unique[i : i + CHUNK]
-        marks = ", ".join("?" * len(part))
-        yield from fetch_all(
-            session, sql.format(marks=marks, known=known) + f" ORDER BY {order_by}", (*part, *tail)
-        )
+    return in_chunks(
+        sql.format(marks="{marks}", known=known) + f" ORDER BY {order_by}", numbers, tail
+    )
 
 
 _CONSENT_SQL = (
@@ -874,45 +875,69 @@ def _name_set(stored: str) -> frozenset[str]:
     return frozenset(orjson.loads(stored))
 
 
+def consents_query(
+    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
+) -> Query[dict[int, list[ConsentFact]]]:
+    """`load_consents` as a query, to be sent with other loaders' (`db.run_queries`)."""
+    keys = [int(n) for n in numbers]
+
+    def parse(rows: Iterable[Any]) -> dict[int, list[ConsentFact]]:
+        out: dict[int, list[ConsentFact]] = {n: [] for n in keys}
+        for number, id_, kind, sellers, channels, purposes, given, expires in rows:
+            out[int(number)].append(
+                ConsentFact(
+                    id=int(id_),
+                    kind=kind,
+                    sellers=_name_set(sellers),
+                    channels=_name_set(channels),
+                    purposes=_name_set(purposes),
+                    given_at=driver_time(given),
+                    expires_at=driver_time(expires) if expires is not None else None,
+                )
+            )
+        return out
+
+    statements = fact_statements(session, _CONSENT_SQL, keys, known_at, "number, given_at, id")
+    return Query(statements, parse)
+
+
 def load_consents(
     session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, list[ConsentFact]]:
     """Every consent on record for each number (known at `known_at`), oldest first."""
-    out: dict[int, list[ConsentFact]] = {int(n): [] for n in numbers}
-    for number, id_, kind, sellers, channels, purposes, given, expires in chunked_rows(
-        session, _CONSENT_SQL, numbers, known_at, "number, given_at, id"
-    ):
-        out[int(number)].append(
-            ConsentFact(
-                id=int(id_),
-                kind=kind,
-                sellers=_name_set(sellers),
-                channels=_name_set(channels),
-                purposes=_name_set(purposes),
-                given_at=driver_time(given),
-                expires_at=driver_time(expires) if expires is not None else None,
+    return run_query(session, consents_query(session, numbers, known_at=known_at))
+
+
+def revocations_query(
+    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
+) -> Query[dict[int, list[RevocationFact]]]:
+    """`load_revocations` as a query, to be sent with other loaders' (`db.run_queries`)."""
+    keys = [int(n) for n in numbers]
+
+    def parse(rows: Iterable[Any]) -> dict[int, list[RevocationFact]]:
+        out: dict[int, list[RevocationFact]] = {n: [] for n in keys}
+        for number, id_, received, seller, scope, message_channel, channel, method in rows:
+            out[int(number)].append(
+                RevocationFact(
+                    id=int(id_),
+                    received_at=driver_time(received),
+                    seller=seller,
+                    scope=scope,
+                    message_channel=message_channel,
+                    channel=channel,
+                    method=method,
+                )
             )
-        )
-    return out
+        return out
+
+    statements = fact_statements(
+        session, _REVOCATION_SQL, keys, known_at, "number, received_at, id"
+    )
+    return Query(statements, parse)
 
 
 def load_revocations(
     session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, list[RevocationFact]]:
     """Every revocation on record for each number (known at `known_at`), oldest first."""
-    out: dict[int, list[RevocationFact]] = {int(n): [] for n in numbers}
-    for number, id_, received, seller, scope, message_channel, channel, method in chunked_rows(
-        session, _REVOCATION_SQL, numbers, known_at, "number, received_at, id"
-    ):
-        out[int(number)].append(
-            RevocationFact(
-                id=int(id_),
-                received_at=driver_time(received),
-                seller=seller,
-                scope=scope,
-                message_channel=message_channel,
-                channel=channel,
-                method=method,
-            )
-        )
-    return out
+    return run_query(session, revocations_query(session, numbers, known_at=known_at))

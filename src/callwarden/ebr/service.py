@@ -8,7 +8,7 @@ by `ebr_expiry`, a pure function of the event and the country (rules.md §1.9 an
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from callwarden import bulk, phone
 from callwarden.audit import service as audit
 from callwarden.bulk import FieldChecks, RowError
-from callwarden.consent.service import ANY_SELLER, chunked_rows
-from callwarden.db import Reader, utcnow
+from callwarden.consent.service import ANY_SELLER, fact_statements
+from callwarden.db import Query, Reader, run_query, utcnow
 from callwarden.ebr.models import EbrEvent
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
@@ -327,21 +327,32 @@ _EBR_SQL = (
 )
 
 
+def ebr_query(
+    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
+) -> Query[dict[int, list[EbrFact]]]:
+    """`load_ebr` as a query, to be sent with other loaders' (`db.run_queries`)."""
+    keys = [int(n) for n in numbers]
+
+    def parse(rows: Iterable[Any]) -> dict[int, list[EbrFact]]:
+        out: dict[int, list[EbrFact]] = {n: [] for n in keys}
+        for number, id_, seller, kind, occurred, ended in rows:
+            out[int(number)].append(
+                EbrFact(
+                    id=int(id_),
+                    seller=seller,
+                    kind=kind,
+                    occurred_on=_as_date(occurred),
+                    ended_on=_as_date(ended) if ended is not None else None,
+                )
+            )
+        return out
+
+    statements = fact_statements(session, _EBR_SQL, keys, known_at, "number, occurred_on, id")
+    return Query(statements, parse)
+
+
 def load_ebr(
     session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, list[EbrFact]]:
     """Every EBR event on record for each number (known at `known_at`), oldest first."""
-    out: dict[int, list[EbrFact]] = {int(n): [] for n in numbers}
-    for number, id_, seller, kind, occurred, ended in chunked_rows(
-        session, _EBR_SQL, numbers, known_at, "number, occurred_on, id"
-    ):
-        out[int(number)].append(
-            EbrFact(
-                id=int(id_),
-                seller=seller,
-                kind=kind,
-                occurred_on=_as_date(occurred),
-                ended_on=_as_date(ended) if ended is not None else None,
-            )
-        )
-    return out
+    return run_query(session, ebr_query(session, numbers, known_at=known_at))

@@ -30,7 +30,7 @@ from callwarden.audit import service as audit
 from callwarden.calls import service as calls
 from callwarden.config import Settings
 from callwarden.consent import service as consent
-from callwarden.db import ReadConnections, Reader, fetch_all, serial_writer, utcnow
+from callwarden.db import ReadConnections, Reader, fetch_all, run_queries, serial_writer, utcnow
 from callwarden.dnc.runtime import SYNC_MARKERS, DncRuntime
 from callwarden.ebr import service as ebr
 from callwarden.emergencies import service as emergencies
@@ -560,12 +560,18 @@ class Gate:
     def _load_slow(
         session: Reader, nums: Sequence[int], known_at: datetime | None
     ) -> dict[int, _SlowFacts]:
-        consents = consent.load_consents(session, nums, known_at=known_at)
-        revocations = consent.load_revocations(session, nums, known_at=known_at)
-        events = ebr.load_ebr(session, nums, known_at=known_at)
-        line_types = numbers.load_line_types(session, nums, known_at=known_at)
-        locations = numbers.load_locations(session, nums, known_at=known_at)
-        rnd_results = rnd.load_rnd(session, nums, known_at=known_at)
+        # one round trip on PostgreSQL for all six (a pipeline)
+        consents, revocations, events, line_types, locations, rnd_results = run_queries(
+            session,
+            [
+                consent.consents_query(session, nums, known_at=known_at),
+                consent.revocations_query(session, nums, known_at=known_at),
+                ebr.ebr_query(session, nums, known_at=known_at),
+                numbers.line_types_query(nums, known_at=known_at),
+                numbers.locations_query(nums, known_at=known_at),
+                rnd.rnd_query(nums, known_at=known_at),
+            ],
+        )
         return {
             n: _SlowFacts(
                 consents=tuple(consents.get(n, ())),

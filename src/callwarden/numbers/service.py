@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from callwarden import bulk, phone
 from callwarden.audit import service as audit
 from callwarden.bulk import MAX_SOURCE, ImportReport, digest
-from callwarden.db import Reader, driver_time, fetch_all, utcnow
+from callwarden.db import Query, Reader, driver_time, in_chunks, run_query, utcnow
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import LocationFact
@@ -612,22 +612,13 @@ def location_view(r: CustomerLocation) -> dict[str, Any]:
 # -- loaders for the gate ---------------------------------------------------------------------
 
 
-def load_line_types(
-    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
-) -> dict[int, str]:
-    """Each number's line type by the statement with the newest as_of; unknown numbers absent.
+def line_types_query(
+    numbers: Sequence[int], *, known_at: datetime | None = None
+) -> Query[dict[int, str]]:
+    """`load_line_types` as a query, to be sent with other loaders' (`db.run_queries`)."""
 
-    With ``known_at``, only statements recorded by then count (replay).
-    """
-    best: dict[int, tuple[datetime, datetime, int, str]] = {}
-    for chunk in _chunks(numbers):
-        marks = ", ".join("?" * len(chunk))
-        rows = fetch_all(
-            session,
-            "SELECT number, line_type, as_of, recorded_at, id FROM number_line_types"
-            f" WHERE number IN ({marks})",
-            tuple(chunk),
-        )
+    def parse(rows: Iterable[Any]) -> dict[int, str]:
+        best: dict[int, tuple[datetime, datetime, int, str]] = {}
         for number, line_type, as_of, recorded_at, row_id in rows:
             recorded = driver_time(recorded_at)
             if known_at is not None and recorded > known_at:
@@ -635,7 +626,44 @@ def load_line_types(
             rank = (driver_time(as_of), recorded, int(row_id), str(line_type))
             if number not in best or rank > best[number]:
                 best[int(number)] = rank
-    return {n: r[3] for n, r in best.items()}
+        return {n: r[3] for n, r in best.items()}
+
+    sql = "SELECT number, line_type, as_of, recorded_at, id FROM number_line_types"
+    return Query(in_chunks(sql + " WHERE number IN ({marks})", numbers), parse)
+
+
+def load_line_types(
+    session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
+) -> dict[int, str]:
+    """Each number's line type by the statement with the newest as_of; unknown numbers absent.
+
+    With ``known_at``, only statements recorded by then count (replay).
+    """
+    return run_query(session, line_types_query(numbers, known_at=known_at))
+
+
+def locations_query(
+    numbers: Sequence[int], *, known_at: datetime | None = None
+) -> Query[dict[int, list[LocationFact]]]:
+    """`load_locations` as a query, to be sent with other loaders' (`db.run_queries`)."""
+    cutoff = known_at or utcnow()
+
+    def parse(rows: Iterable[Any]) -> dict[int, list[LocationFact]]:
+        out: dict[int, list[LocationFact]] = {}
+        for number, country, state, zip_code, recorded_at, removed_at in rows:
+            if known_at is not None and driver_time(recorded_at) > known_at:
+                continue
+            if removed_at is not None and driver_time(removed_at) <= cutoff:
+                continue
+            fact = LocationFact(country=country, state=state, zip=zip_code)
+            facts = out.setdefault(int(number), [])
+            if fact not in facts:
+                facts.append(fact)
+        return out
+
+    sql = "SELECT number, country, state, zip, recorded_at, removed_at FROM customer_locations"
+    # by number, then in the order recorded (ids rise with it)
+    return Query(in_chunks(sql + " WHERE number IN ({marks}) ORDER BY number, id", numbers), parse)
 
 
 def load_locations(
@@ -646,29 +674,4 @@ def load_locations(
     Numbers with no location are absent. Identical locations (a mailing and a billing address
     in the same place) appear once.
     """
-    cutoff = known_at or utcnow()
-    out: dict[int, list[LocationFact]] = {}
-    for chunk in _chunks(numbers):
-        marks = ", ".join("?" * len(chunk))
-        rows = fetch_all(
-            session,
-            "SELECT number, country, state, zip, recorded_at, removed_at FROM customer_locations"
-            f" WHERE number IN ({marks}) ORDER BY id",
-            tuple(chunk),
-        )
-        for number, country, state, zip_code, recorded_at, removed_at in rows:
-            if known_at is not None and driver_time(recorded_at) > known_at:
-                continue
-            if removed_at is not None and driver_time(removed_at) <= cutoff:
-                continue
-            fact = LocationFact(country=country, state=state, zip=zip_code)
-            facts = out.setdefault(int(number), [])
-            if fact not in facts:
-                facts.append(fact)
-    return out
-
-
-def _chunks(numbers: Sequence[int]) -> Iterable[list[int]]:
-    unique = sorted({int(n) for n in numbers})
-    for i in range(0, len(unique), CHUNK):
-        yield unique[i : i + CHUNK]
+    return run_query(session, locations_query(numbers, known_at=known_at))

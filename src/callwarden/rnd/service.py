@@ -26,7 +26,7 @@ rules: all rows or none, every bad row reported). Columns, case-insensitive:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from callwarden import bulk, phone
 from callwarden.audit import service as audit
 from callwarden.bulk import CLOCK_SKEW, MAX_SOURCE, FieldChecks, ImportReport, digest
-from callwarden.db import Reader, driver_time, fetch_all, utcnow
+from callwarden.db import Query, Reader, driver_time, in_chunks, run_query, utcnow
 from callwarden.errors import ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import RndFact
@@ -436,6 +436,29 @@ def result_view(r: RndResult) -> dict[str, Any]:
     }
 
 
+def rnd_query(
+    numbers: Sequence[int], *, known_at: datetime | None = None
+) -> Query[dict[int, list[RndFact]]]:
+    """`load_rnd` as a query, to be sent with other loaders' (`db.run_queries`)."""
+
+    def parse(rows: Iterable[Any]) -> dict[int, list[RndFact]]:
+        out: dict[int, list[RndFact]] = {}
+        for number, consent, result, queried, recorded in rows:
+            if known_at is not None and driver_time(recorded) > known_at:
+                continue
+            day = date.fromisoformat(consent) if isinstance(consent, str) else consent
+            fact = RndFact(consent_date=day, result=str(result), queried_at=driver_time(queried))
+            facts = out.setdefault(int(number), [])
+            if fact not in facts:
+                facts.append(fact)
+        for facts in out.values():
+            facts.sort(key=lambda f: (f.queried_at, f.consent_date), reverse=True)
+        return out
+
+    sql = "SELECT number, consent_date, result, queried_at, recorded_at FROM rnd_results"
+    return Query(in_chunks(sql + " WHERE number IN ({marks})", numbers), parse)
+
+
 def load_rnd(
     session: Reader, numbers: Sequence[int], *, known_at: datetime | None = None
 ) -> dict[int, list[RndFact]]:
@@ -445,25 +468,4 @@ def load_rnd(
     (numbers are never removed from the database), so readers should not let a later answer
     for the same consent date hide it.
     """
-    out: dict[int, list[RndFact]] = {}
-    unique = sorted({int(n) for n in numbers})
-    for i in range(0, len(unique), CHUNK):
-        chunk = unique[i : i + CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        rows = fetch_all(
-            session,
-            "SELECT number, consent_date, result, queried_at, recorded_at FROM rnd_results"
-            f" WHERE number IN ({marks})",
-            tuple(chunk),
-        )
-        for number, consent, result, queried, recorded in rows:
-            if known_at is not None and driver_time(recorded) > known_at:
-                continue
-            day = date.fromisoformat(consent) if isinstance(consent, str) else consent
-            fact = RndFact(consent_date=day, result=str(result), queried_at=driver_time(queried))
-            facts = out.setdefault(int(number), [])
-            if fact not in facts:
-                facts.append(fact)
-    for facts in out.values():
-        facts.sort(key=lambda f: (f.queried_at, f.consent_date), reverse=True)
-    return out
+    return run_query(session, rnd_query(numbers, known_at=known_at))
