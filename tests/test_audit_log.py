@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from hypothesis import given
@@ -334,3 +335,56 @@ def test_a_body_is_quoted_in_a_leaf_exactly_as_every_earlier_leaf_quoted_it(body
     assert log._quoted(body) == json.dumps(body)
     leaf = log.leaf_bytes(7, "2026-11-28T00:00:00+00:00", "t", "a", "admin", None, body)
     assert json.loads(leaf)["body"] == body
+
+
+def test_concurrent_writers_sequencing_as_they_write_keep_one_dense_tree(settings, session_factory):
+    """Four threads, each committing groups of events with sequence=True (entered as written
+    on SQLite, left to the sequencer on PostgreSQL) beside plain events left to the
+    sequencer: every event gets one position, the positions are dense, each writer's ids come
+    back in its rows' order, and the signed log verifies."""
+    signer = log.signer_for(settings.data_dir)
+    written: list[tuple[list[int], list[str]]] = []
+    lock = threading.Lock()
+
+    def writer(w: int) -> None:
+        for g in range(6):
+            subjects = [f"w{w}g{g}e{i}" for i in range(3)]
+            with session_factory() as s:
+                ids = audit.record_events(
+                    session=s,
+                    events=[
+                        {
+                            "type": "gate.decision",
+                            "actor": "d",
+                            "actor_role": "dialer",
+                            "subject": sub,
+                            "body": "{}",
+                        }
+                        for sub in subjects
+                    ],
+                    sequence=g % 3 != 2,  # every third group is left pending
+                )
+                s.commit()
+            with lock:
+                written.append((ids, subjects))
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with session_factory() as s:
+        while log.integrate(s):
+            pass
+        log.checkpoint(s, signer)
+        s.commit()
+    with session_factory() as s:
+        rows = {
+            i: (seq, sub)
+            for i, seq, sub in s.execute(text("SELECT id, seq, subject FROM audit_events"))
+        }
+    assert sorted(seq for seq, _ in rows.values()) == list(range(72))
+    for ids, subjects in written:
+        assert [rows[i][1] for i in ids] == subjects
+    report = _verify(session_factory, Verifier(signer.public_key_text()))
+    assert report.ok and report.events == 72, report.problems
