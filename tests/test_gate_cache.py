@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -184,6 +185,7 @@ def _slow_writer() -> tuple[Any, list[str], Any, Any]:
 
     class SlowGate:
         session_factory = staticmethod(nullcontext)
+        engine = SimpleNamespace(connect=nullcontext)
 
         def _write(self, _session: Any, group: list[Any]) -> None:
             release.wait(5)

@@ -317,6 +317,13 @@ class ReadConnections:
                 return
 
 
+def dialect_name(source: Reader) -> str:
+    """The backend's name ("sqlite", "postgresql") of a session or connection."""
+    if isinstance(source, Connection):
+        return str(source.dialect.name)
+    return str(source.get_bind().dialect.name)
+
+
 def _connection(source: Reader) -> Connection:
     # a session's connection joins (or begins) the session's transaction
     return source.connection() if isinstance(source, Session) else source
@@ -410,7 +417,7 @@ def run_queries(source: Reader, queries: Sequence[Query[Any]]) -> list[Any]:
     return answers
 
 
-def execute_many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
+def execute_many(session: Reader, sql: str, rows: list[tuple[Any, ...]]) -> None:
     """Run one constant statement with `?` placeholders for many rows, straight on the driver.
 
     For the gate's per-decision writes; values must already be in the driver's form
@@ -418,7 +425,7 @@ def execute_many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> Non
     """
     if not rows:
         return
-    conn = session.connection()
+    conn = _connection(session)
     if conn.dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -435,8 +442,7 @@ def bind_time(session: Reader, value: datetime) -> Any:
 
 def time_binder(session: Reader) -> Callable[[datetime], Any]:
     """`bind_time` for this session's backend, decided once (for loops over many rows)."""
-    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
-    return _sqlite_time if dialect.name == "sqlite" else _utc_time
+    return _sqlite_time if dialect_name(session) == "sqlite" else _utc_time
 
 
 def _utc_time(value: datetime) -> datetime:

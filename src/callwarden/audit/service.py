@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from callwarden.audit import log as audit_log
 from callwarden.audit.models import AuditEvent
-from callwarden.db import fetch_all, serial_writer, sole_process, time_binder, utcnow
+from callwarden.db import (
+    Reader,
+    dialect_name,
+    fetch_all,
+    serial_writer,
+    sole_process,
+    time_binder,
+    utcnow,
+)
 from callwarden.logging import get_logger
 
 log = get_logger("callwarden.audit")
@@ -90,7 +98,7 @@ def record_many(
 
 
 def record_events(
-    *, session: Session, events: Sequence[Mapping[str, Any]], sequence: bool = False
+    *, session: Reader, events: Sequence[Mapping[str, Any]], sequence: bool = False
 ) -> list[int]:
     """Append events (type, actor, actor_role, subject, body) in the caller's transaction.
 
@@ -104,7 +112,7 @@ def record_events(
         _row(e["type"], e["actor"], e["actor_role"], e.get("subject"), e.get("body"))
         for e in events
     ]
-    if len(rows) == 1 or session.get_bind().dialect.name == "sqlite":
+    if len(rows) == 1 or dialect_name(session) == "sqlite":
         return _insert_on_driver(session, rows, sequence=sequence)
     table = _EVENTS_TABLE
     result = session.execute(
@@ -117,7 +125,7 @@ _EVENT_COLUMNS = "occurred_at, type, actor, actor_role, subject, body"
 
 
 def _insert_on_driver(
-    session: Session, rows: Sequence[Mapping[str, Any]], *, sequence: bool = False
+    session: Reader, rows: Sequence[Mapping[str, Any]], *, sequence: bool = False
 ) -> list[int]:
     # The gate logs every decision through here: straight on the driver, no statement
     # compilation. One row, or SQLite, whose single writer numbers a statement's rows in

@@ -98,7 +98,7 @@ _RESERVE_SQL = (
 )
 
 
-def reserve_many(*, session: Session, reservations: Sequence[Reservation], actor: str) -> None:
+def reserve_many(*, session: Reader, reservations: Sequence[Reservation], actor: str) -> None:
     """Hold allowed attempts in the history (in the gate's transaction; one statement)."""
     when = time_binder(session)
     now = when(utcnow())

@@ -30,7 +30,15 @@ from callwarden.audit import service as audit
 from callwarden.calls import service as calls
 from callwarden.config import Settings
 from callwarden.consent import service as consent
-from callwarden.db import ReadConnections, Reader, fetch_all, run_queries, serial_writer, utcnow
+from callwarden.db import (
+    ReadConnections,
+    Reader,
+    dialect_name,
+    fetch_all,
+    run_queries,
+    serial_writer,
+    utcnow,
+)
 from callwarden.dnc.runtime import SYNC_MARKERS, DncRuntime
 from callwarden.ebr import service as ebr
 from callwarden.emergencies import service as emergencies
@@ -231,8 +239,9 @@ class DecisionWriter:
         if not group:
             return
         try:
-            with self._gate.session_factory() as session:
-                self._gate._write(session, group)
+            # a plain connection: an ORM session's bookkeeping cost as much as the writes
+            with self._gate.engine.connect() as conn:
+                self._gate._write(conn, group)
         except Exception as exc:
             if len(group) > 1:
                 # one bad batch must not fail the others: write each on its own
@@ -468,6 +477,7 @@ class Gate:
         bind = session_factory.kw.get("bind")
         if not isinstance(bind, Engine):
             raise TypeError("the gate needs a session factory bound to an engine")
+        self.engine = bind
         self._reads = ReadConnections(bind)
         self.inline = bind.dialect.name == "sqlite"
         ruleset = ruleset or load_packs(extra_dirs=settings.extra_rule_pack_dirs)
@@ -852,7 +862,7 @@ class Gate:
         elif session is not None:
             self._write(session, [batch])
         else:
-            with self.session_factory() as own:
+            with self.engine.connect() as own:
                 self._write(own, [batch])
         return batch.records
 
@@ -893,13 +903,15 @@ class Gate:
             now=now,
         )
 
-    def _write(self, session: Session, batches: Sequence[_Batch]) -> None:
+    def _write(self, session: Session | Connection, batches: Sequence[_Batch]) -> None:
         """Re-check caps under the lock, reserve the allowed attempts, log every decision.
 
         One transaction (one disk flush) for every batch given: the writer thread hands it
         all the decisions that arrived while the previous group was being written.
         """
         hold = timedelta(seconds=self.settings.gate_reservation_seconds)
+        if isinstance(session, Connection) and not session.in_transaction():
+            session.begin()  # committed below; the driver-level statements join it
         try:
             if any(b.reserve and any(d.allowed for d, _ in b.results) for b in batches):
                 self._lock_and_recheck(session, batches)
@@ -979,7 +991,7 @@ class Gate:
             self._writer = None
         self._reads.close()
 
-    def _lock_and_recheck(self, session: Session, batches: Sequence[_Batch]) -> None:
+    def _lock_and_recheck(self, session: Reader, batches: Sequence[_Batch]) -> None:
         # Serialise every writer that could count the same attempts, then decide again with
         # the history as it is now: the first check ran without a lock.
         todo = [b for b in batches if b.reserve]
@@ -989,7 +1001,7 @@ class Gate:
             for a, (d, _) in zip(b.attempts, b.results, strict=True)
             if d.allowed
         ]
-        if session.get_bind().dialect.name == "postgresql":
+        if dialect_name(session) == "postgresql":
             # every number and debt in one statement, in one order in every process
             session.execute(
                 text(
