@@ -37,3 +37,18 @@ def test_bad_setting_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLWARDEN_PORT", "eighty")
     with pytest.raises(ValueError, match="port"):
         config.Settings()
+
+
+def test_fastapi_telemetry_follows_the_opentelemetry_setting(settings: config.Settings) -> None:
+    """FastAPI's native OpenTelemetry is off unless asked for (its per-request check of the
+    global providers cost 3% of a decision), and on, as FastAPI ships it, when asked for."""
+    from callwarden.app import create_app
+
+    kinds = ("tracing", "metrics", "logs")
+    off = create_app(settings)
+    assert not any(off._telemetry[k] for k in kinds)  # type: ignore[literal-required]
+    assert not off._native_telemetry.enabled()
+    on = create_app(settings.model_copy(update={"opentelemetry": True}))
+    assert all(on._telemetry[k] for k in kinds)  # type: ignore[literal-required]
+    for app in (off, on):
+        app.state.engine.dispose()
