@@ -276,6 +276,7 @@ def in_process(
         f"{', '.join(f'{r:,.0f}' for r in rates)}; target >= 20,000/s)",
         flush=True,
     )
+    out["write_floor"] = write_floor(engine)
     with engine.begin() as conn:  # leave the reservations out of the HTTP run's history
         conn.execute(text("DELETE FROM call_attempts WHERE state = 'reserved'"))
     if engine.dialect.name == "sqlite":
@@ -289,6 +290,64 @@ def in_process(
     engine.dispose()
     os.sync()
     return out
+
+
+_FLOOR_EVENT_COLUMNS = "occurred_at, type, actor, actor_role, subject, body"
+_FLOOR_CALL_COLUMNS = (
+    "number, at, state, expires_at, decision_id, seller, campaign, subject, debt_id, channel,"
+    " purpose, technology, caller_id, connected, answered_by_person, conversation, voicemail,"
+    " abandoned, dnc_request, source, recorded_at, recorded_by"
+)
+
+
+def write_floor(engine: Any) -> dict[str, float]:
+    """The storage floor of a batch: the last batch's own rows written again on the driver.
+
+    Its 10,000 decision events (their real bodies) and reservations, inserted with one
+    executemany each and committed with the service's durability settings: no decision, no
+    serialisation, no Python per row beyond the driver's. A batch can be no faster than this.
+    """
+    with engine.connect() as conn:
+        events = conn.exec_driver_sql(
+            f"SELECT {_FLOOR_EVENT_COLUMNS} FROM audit_events"
+            " WHERE type = 'gate.decision' ORDER BY id DESC LIMIT 10000"
+        ).all()
+        calls_ = conn.exec_driver_sql(
+            f"SELECT {_FLOOR_CALL_COLUMNS} FROM call_attempts"
+            " WHERE state = 'reserved' ORDER BY id DESC LIMIT 10000"
+        ).all()
+    # fresh keys (subjects, decision ids are unique) and a state nothing counts
+    events = [(*e[:4], f"floor-{i}", e[5]) for i, e in enumerate(events)]
+    calls_ = [(*c[:2], "released", c[3], f"floor-{i}", *c[5:]) for i, c in enumerate(calls_)]
+    raw = engine.raw_connection()
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    try:
+        cur = raw.cursor()
+        t0 = time.perf_counter()
+        cur.executemany(
+            f"INSERT INTO audit_events ({_FLOOR_EVENT_COLUMNS}) VALUES ({', '.join([mark] * 6)})",
+            events,
+        )
+        cur.executemany(
+            f"INSERT INTO call_attempts ({_FLOOR_CALL_COLUMNS}) VALUES ({', '.join([mark] * 22)})",
+            calls_,
+        )
+        raw.commit()
+        took = time.perf_counter() - t0
+        cur.execute("DELETE FROM audit_events WHERE subject LIKE 'floor-%'")
+        cur.execute("DELETE FROM call_attempts WHERE decision_id LIKE 'floor-%'")
+        raw.commit()
+    finally:
+        raw.close()
+    body = sum(len(e[5]) for e in events) / max(1, len(events))
+    floor = {"ms": took * 1e3, "per_s": len(events) / took, "body_bytes": body}
+    print(
+        f"write floor of a batch (its {len(events):,} log entries of {body:,.0f} bytes and "
+        f"{len(calls_):,} reservations, on the driver, one commit): {floor['ms']:.0f} ms, "
+        f"at most {floor['per_s']:,.0f} attempts/s before any decision is made",
+        flush=True,
+    )
+    return floor
 
 
 def over_http(
