@@ -271,7 +271,9 @@ def test_a_fresh_prepared_sequencing_is_written_as_computed(session_factory):
     assert ready is not None and leaves == [u[1] for u in ready.updates]
 
 
-def _recorded(session_factory, n: int, *, sequence: bool) -> list[int]:
+def _recorded(
+    session_factory, n: int, *, sequence: bool, subjects: list[str] | None = None
+) -> list[int]:
     with session_factory() as s:
         ids = audit.record_events(
             session=s,
@@ -280,7 +282,7 @@ def _recorded(session_factory, n: int, *, sequence: bool) -> list[int]:
                     "type": "gate.decision",
                     "actor": "d",
                     "actor_role": "dialer",
-                    "subject": f"x{i}",
+                    "subject": subjects[i] if subjects else f"x{i}",
                     "body": f'{{"i":{i}}}',
                 }
                 for i in range(n)
@@ -349,22 +351,8 @@ def test_concurrent_writers_sequencing_as_they_write_keep_one_dense_tree(setting
     def writer(w: int) -> None:
         for g in range(6):
             subjects = [f"w{w}g{g}e{i}" for i in range(3)]
-            with session_factory() as s:
-                ids = audit.record_events(
-                    session=s,
-                    events=[
-                        {
-                            "type": "gate.decision",
-                            "actor": "d",
-                            "actor_role": "dialer",
-                            "subject": sub,
-                            "body": "{}",
-                        }
-                        for sub in subjects
-                    ],
-                    sequence=g % 3 != 2,  # every third group is left pending
-                )
-                s.commit()
+            # every third group is left pending
+            ids = _recorded(session_factory, 3, sequence=g % 3 != 2, subjects=subjects)
             with lock:
                 written.append((ids, subjects))
 

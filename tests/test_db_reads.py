@@ -199,25 +199,71 @@ def test_a_failing_statement_among_queries_raises_and_the_connection_reads_on(
         assert run_queries(conn, [good, good]) == [[(1,)], [(1,)]]
 
 
-def test_a_decisions_facts_take_one_round_trip_on_postgresql(engine: Engine) -> None:
-    """The six fact loaders of a decision go to PostgreSQL in one pipeline: the libpq trace
-    of the call holds a single Sync (sent one by one, each statement ends with its own)."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("a pipeline is PostgreSQL's; SQLite reads in the process")
-    from callwarden.gate.service import Gate
+def test_a_decisions_facts_are_the_loaders_answers_in_one_round_trip_on_postgresql(
+    engine: Engine, session_factory: Any, settings: Any
+) -> None:
+    """The six fact loaders sent together answer exactly as each loader alone; on PostgreSQL
+    they go in one pipeline: the libpq trace of the call holds a single Sync (sent one by
+    one, each statement ends with its own)."""
+    from datetime import timedelta
 
+    from callwarden.consent import service as consent
+    from callwarden.db import utcnow
+    from callwarden.ebr import service as ebr
+    from callwarden.gate.service import Gate
+    from callwarden.numbers import service as numbers
+    from callwarden.rnd import service as rnd
+    from callwarden.security.crypto import cipher_for
+
+    n, other = 14045550100, 14045550101
+    who = {"actor": "t", "actor_role": "compliance"}
+    given = utcnow() - timedelta(days=3)
+    with session_factory() as s:
+        numbers.add_line_type(session=s, number=n, line_type="wireless", source="t", **who)
+        consent.add_consent(
+            session=s,
+            cipher=cipher_for(settings.data_dir),
+            number=n,
+            kind="pec",
+            sellers=["acme"],
+            channels=["voice"],
+            purposes=["informational"],
+            given_at=given,
+            source="agent",
+            **who,
+        )
+        s.commit()
     reads = ReadConnections(engine)
     with reads.borrow() as conn, tempfile.TemporaryFile("w+") as trace:
         pg: Any = conn.connection.dbapi_connection
-        pg.pgconn.trace(trace.fileno())
+        if engine.dialect.name == "postgresql":
+            pg.pgconn.trace(trace.fileno())
         try:
-            facts = Gate._load_slow(conn, [14045550100, 14045550101], None)
+            facts = Gate._load_slow(conn, [n, other], None)
         finally:
-            pg.pgconn.untrace()
+            if engine.dialect.name == "postgresql":
+                pg.pgconn.untrace()
         trace.seek(0)
         messages = [line.split("\t")[3] for line in trace.read().splitlines()]
+        alone = {
+            "consents": consent.load_consents(conn, [n, other]),
+            "revocations": consent.load_revocations(conn, [n, other]),
+            "ebr": ebr.load_ebr(conn, [n, other]),
+            "line_types": numbers.load_line_types(conn, [n, other]),
+            "locations": numbers.load_locations(conn, [n, other]),
+            "rnd": rnd.load_rnd(conn, [n, other]),
+        }
     reads.close()
-    assert messages.count("Parse") + messages.count("Bind") >= 6  # six statements sent
-    assert messages.count("Sync") == 1
-    assert set(facts) == {14045550100, 14045550101}
-    assert all(f.consents == () and f.line_type is None for f in facts.values())
+    assert [c.kind for c in facts[n].consents] == ["pec"]
+    assert facts[n].line_type == "wireless" and facts[other].line_type is None
+    for number in (n, other):
+        f = facts[number]
+        assert f.consents == tuple(alone["consents"][number])
+        assert f.revocations == tuple(alone["revocations"][number])
+        assert f.ebr == tuple(alone["ebr"][number])
+        assert f.line_type == alone["line_types"].get(number)
+        assert f.locations == tuple(alone["locations"].get(number, ()))
+        assert f.rnd == tuple(alone["rnd"].get(number, ()))
+    if engine.dialect.name == "postgresql":
+        assert messages.count("Parse") + messages.count("Bind") >= 6  # six statements sent
+        assert messages.count("Sync") == 1
