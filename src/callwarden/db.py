@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from itertools import chain
 from typing import Any, Generic, TypeVar
 
@@ -376,8 +377,14 @@ def in_chunks(
     out = []
     for i in range(0, len(unique), IN_CHUNK):
         part = unique[i : i + IN_CHUNK]
-        out.append((sql.format(marks=", ".join("?" * len(part))), (*part, *tail)))
+        out.append((_with_marks(sql, len(part)), (*part, *tail)))
     return tuple(out)
+
+
+@lru_cache(maxsize=1024)
+def _with_marks(sql: str, count: int) -> str:
+    # the same few texts on every decision: a single number's, and full chunks'
+    return sql.format(marks=", ".join("?" * count))
 
 
 def run_query(source: Reader, query: Query[T]) -> T:

@@ -848,14 +848,16 @@ def fact_statements(
 ) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     """Statements for many numbers' facts: `sql` has {marks} for the IN list and {known} for
     the replay filter (only rows recorded by `known_at`)."""
-    known = ""
     tail: tuple[Any, ...] = ()
     if known_at is not None:
-        known = " AND recorded_at <= ?"
         tail = (bind_time(session, known_at),)
-    return in_chunks(
-        sql.format(marks="{marks}", known=known) + f" ORDER BY {order_by}", numbers, tail
-    )
+    return in_chunks(_fact_sql(sql, known_at is not None, order_by), numbers, tail)
+
+
+@lru_cache(maxsize=64)
+def _fact_sql(sql: str, replay: bool, order_by: str) -> str:
+    known = " AND recorded_at <= ?" if replay else ""
+    return sql.format(marks="{marks}", known=known) + f" ORDER BY {order_by}"
 
 
 _CONSENT_SQL = (

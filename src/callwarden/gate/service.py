@@ -14,7 +14,7 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
 from operator import attrgetter
@@ -729,11 +729,9 @@ class Gate:
             cached = self._replay_rules[key] = GateRules(ruleset)
         return cached
 
-    @contextlib.contextmanager
-    def reads(self) -> Iterator[Connection]:
+    def reads(self) -> contextlib.AbstractContextManager[Connection]:
         """A connection for a decision's reads (`sync`, facts): no ORM session, no transaction."""
-        with self._reads.borrow() as conn:
-            yield conn
+        return self._reads.borrow()
 
     def evaluate(
         self, attempts: Sequence[Attempt], *, known_at: datetime | None = None
