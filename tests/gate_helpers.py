@@ -282,3 +282,23 @@ def rule_ids(decision: Decision) -> set[str]:
 def obligation_codes(decision: Decision) -> set[str]:
     """The obligation codes attached to a decision."""
     return {o.code for o in decision.obligations}
+
+
+def record_pec(session: Any, data_dir: Any, number: int, given_at: datetime) -> None:
+    """Record (not commit) a prior express consent naming SELLER for informational voice calls."""
+    from callwarden.consent import service as consent
+    from callwarden.security.crypto import cipher_for
+
+    consent.add_consent(
+        session=session,
+        cipher=cipher_for(data_dir),
+        number=number,
+        kind="pec",
+        sellers=[SELLER],
+        channels=["voice"],
+        purposes=["informational"],
+        given_at=given_at,
+        source="agent",
+        actor="tests",
+        actor_role="compliance",
+    )

@@ -19,6 +19,7 @@ from callwarden.db import (
     run_queries,
     run_query,
 )
+from tests.gate_helpers import record_pec
 
 
 def _in_transaction(conn: Connection) -> bool:
@@ -213,25 +214,13 @@ def test_a_decisions_facts_are_the_loaders_answers_in_one_round_trip_on_postgres
     from callwarden.gate.service import Gate
     from callwarden.numbers import service as numbers
     from callwarden.rnd import service as rnd
-    from callwarden.security.crypto import cipher_for
 
     n, other = 14045550100, 14045550101
     who = {"actor": "t", "actor_role": "compliance"}
     given = utcnow() - timedelta(days=3)
     with session_factory() as s:
         numbers.add_line_type(session=s, number=n, line_type="wireless", source="t", **who)
-        consent.add_consent(
-            session=s,
-            cipher=cipher_for(settings.data_dir),
-            number=n,
-            kind="pec",
-            sellers=["acme"],
-            channels=["voice"],
-            purposes=["informational"],
-            given_at=given,
-            source="agent",
-            **who,
-        )
+        record_pec(s, settings.data_dir, n, given)
         s.commit()
     reads = ReadConnections(engine)
     with reads.borrow() as conn, tempfile.TemporaryFile("w+") as trace:

@@ -23,6 +23,7 @@ from callwarden.gate.service import GC_PAUSE_FROM, Gate
 from callwarden.numbers import service as numbers
 from callwarden.rnd import service as rnd
 from callwarden.security.crypto import cipher_for
+from tests.gate_helpers import record_pec
 
 NUMBER = 14045550123
 WHO = {"actor": "tests", "actor_role": "compliance"}
@@ -81,18 +82,7 @@ def test_cached_facts_follow_writes_from_another_engine(
     assert _decide(gate, at) == {"us-tcpa-wireless-autodialed-consent"}
     given = at - timedelta(days=10)
     with other() as s:
-        consent.add_consent(
-            session=s,
-            cipher=cipher_for(settings.data_dir),
-            number=NUMBER,
-            kind="pec",
-            sellers=["acme"],
-            channels=["voice"],
-            purposes=["informational"],
-            given_at=given,
-            source="agent",
-            **WHO,
-        )
+        record_pec(s, settings.data_dir, NUMBER, given)
         s.commit()
     # consent is seen at once; relying on it needs a Reassigned Numbers Database answer
     assert _decide(gate, at) == {"us-fcc-rnd-check"}
