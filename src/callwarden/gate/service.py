@@ -131,6 +131,17 @@ class _SlowFacts:
     locations: tuple[LocationFact, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """Who asks for a decision, and what kind: live (reserving) or a replay."""
+
+    actor: str
+    actor_role: str
+    known_at: datetime | None = None  # replay: only facts recorded by then
+    revisions: Mapping[str, str] | None = None  # replay: exactly these rule-pack revisions
+    reserve: bool = True
+
+
 @dataclass(slots=True)
 class _Batch:
     """One caller's decided attempts on their way to the database."""
@@ -817,10 +828,9 @@ class Gate:
         """
         if not attempts:
             return []
+        ask = _Ask(actor, actor_role, known_at, revisions, reserve)
         with gc_paused() if len(attempts) >= GC_PAUSE_FROM else contextlib.nullcontext():
-            return self._decide_many(
-                session, attempts, actor, actor_role, known_at, revisions, reserve
-            )
+            return self._decide_many(session, attempts, ask)
 
     async def decide_many_async(
         self,
@@ -838,23 +848,17 @@ class Gate:
         """
         if not attempts:
             return []
+        ask = _Ask(actor, actor_role, known_at)
         if self._writer is None:  # no writer thread to wait for: the plain path
-            return self._decide_many(session, attempts, actor, actor_role, known_at, None, True)
-        batch = self._prepare(session, attempts, actor, actor_role, known_at, None, True)
+            return self._decide_many(session, attempts, ask)
+        batch = self._prepare(session, attempts, ask)
         await self._writer.write_async(batch)
         return batch.records
 
     def _decide_many(
-        self,
-        session: Session | None,
-        attempts: Sequence[Attempt],
-        actor: str,
-        actor_role: str,
-        known_at: datetime | None,
-        revisions: Mapping[str, str] | None,
-        reserve: bool,
+        self, session: Session | None, attempts: Sequence[Attempt], ask: _Ask
     ) -> list[DecisionRecord]:
-        batch = self._prepare(session, attempts, actor, actor_role, known_at, revisions, reserve)
+        batch = self._prepare(session, attempts, ask)
         if self._writer is not None:
             self._writer.write(batch)
         elif session is not None:
@@ -864,18 +868,10 @@ class Gate:
                 self._write(own, [batch])
         return batch.records
 
-    def _prepare(
-        self,
-        session: Session | None,
-        attempts: Sequence[Attempt],
-        actor: str,
-        actor_role: str,
-        known_at: datetime | None,
-        revisions: Mapping[str, str] | None,
-        reserve: bool,
-    ) -> _Batch:
+    def _prepare(self, session: Session | None, attempts: Sequence[Attempt], ask: _Ask) -> _Batch:
         # read the facts and decide (no lock): the write re-checks what the caps count
         now = utcnow()
+        known_at, revisions = ask.known_at, ask.revisions
         replay = known_at is not None or revisions is not None
         if session is None:
             # no request transaction to join: a plain connection, released before the write
@@ -892,11 +888,11 @@ class Gate:
         return _Batch(
             attempts=attempts,
             results=results,
-            actor=actor,
-            actor_role=actor_role,
+            actor=ask.actor,
+            actor_role=ask.actor_role,
             known_at=known_at,
             replay=replay,
-            reserve=reserve and not replay,
+            reserve=ask.reserve and not replay,
             rules=rules,
             now=now,
         )
