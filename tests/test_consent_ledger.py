@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from callwarden import bulk
+from callwarden import bulk, db
 from callwarden.audit import service as audit
 from callwarden.consent import service
 from callwarden.consent.models import ConsentRecord, ConsentRevocation
@@ -352,7 +352,7 @@ def test_loaders_return_the_gate_facts(session_factory, fc):
 
 
 def test_loaders_chunk_and_replay(session_factory, fc, monkeypatch):
-    monkeypatch.setattr(service, "CHUNK", 2)
+    monkeypatch.setattr(db, "IN_CHUNK", 2)  # the loaders' IN lists, two numbers each
     numbers = [14045550100 + i for i in range(7)]
     for n in numbers:
         add(session_factory, fc, number=n)

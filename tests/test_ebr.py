@@ -196,9 +196,9 @@ def test_an_end_before_the_event_is_refused(session_factory):
 
 
 def test_loader_returns_facts_and_replays(session_factory, monkeypatch):
-    from callwarden.consent import service as consent
+    from callwarden import db
 
-    monkeypatch.setattr(consent, "CHUNK", 2)
+    monkeypatch.setattr(db, "IN_CHUNK", 2)  # the loaders' IN lists, two numbers each
     numbers = [N1 + i for i in range(5)]
     events = [add(session_factory, number=n, occurred_on=date(2026, 1, 31)) for n in numbers]
     with transaction(session_factory) as s:

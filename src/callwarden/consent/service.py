@@ -70,7 +70,6 @@ DNC_SCOPES = frozenset({"telemarketing", "all"})
 EVIDENCE_CONTEXT = "consent_records.evidence"
 TEXT_CONTEXT = "consent_revocations.text"
 MAX_IMPORT_ROWS = 100_000
-CHUNK = 500
 
 CONSENT_FIELDS = (
     "number",

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callwarden import phone
 from callwarden.audit import service as audit
 from callwarden.config import Settings
-from callwarden.db import driver_time, fetch_all, utcnow
+from callwarden.db import dialect_name, driver_time, fetch_all, utcnow
 from callwarden.dnc import flatfile
 from callwarden.dnc.enums import Channel, ImportFormat, Source
 from callwarden.dnc.index import IndexBuilder, ListIndex
@@ -836,7 +836,7 @@ def _check_choice(value: str, allowed: Sequence[str], field_name: str) -> str:
 def _serialize_internal_writers(session: Session) -> None:
     # PostgreSQL can commit sequence values out of order; a transaction-scoped
     # advisory lock makes feed order equal commit order, so no reader skips an event.
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(7242024)"))
 
 

@@ -30,7 +30,15 @@ from sqlalchemy.orm import Session
 from callwarden import bulk, phone
 from callwarden.audit import service as audit
 from callwarden.bulk import MAX_SOURCE, ImportReport, digest
-from callwarden.db import Query, Reader, driver_time, in_chunks, run_query, utcnow
+from callwarden.db import (
+    IN_CHUNK,
+    Query,
+    Reader,
+    driver_time,
+    in_chunks,
+    run_query,
+    utcnow,
+)
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import LocationFact
@@ -56,7 +64,7 @@ SUBDIVISIONS: dict[str, frozenset[str]] = {
     "CA": CA_PROVINCES,
 }
 
-CHUNK = 500
+CHUNK = IN_CHUNK  # numbers per IN list, as the gate's loaders use
 
 _LINE_TYPE_WORDS = {
     "wireless": "wireless",
