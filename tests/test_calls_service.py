@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from callwarden.audit import service as audit
 from callwarden.bulk import ImportRejected
@@ -280,3 +280,79 @@ def test_list_calls_newest_first(session_factory):
         assert [r.id for r in service.list_calls(session=s, number=N1, campaign="c1")] == [old.id]
         view = service.call_view(new)
         assert view["number"] == "+14045550100" and view["state"] == "placed"
+
+
+def _settle_later(session: Any, row: CallAttempt, settled: datetime) -> None:
+    # the confirmation or release happened at `settled` (after the replayed moment)
+    session.execute(update(CallAttempt).where(CallAttempt.id == row.id).values(settled_at=settled))
+    session.commit()
+
+
+def test_replay_sees_a_reservation_confirmed_later_as_the_reservation(session_factory):
+    """rules.md §0 (replay): a call record arriving after known_at does not rewrite then."""
+    planned = utcnow() - timedelta(minutes=30)
+    placed = planned + timedelta(minutes=3)
+    since = planned - timedelta(days=1)
+    with session_factory() as s:
+        res = _reserve(s, at=planned, ttl=7200)
+        s.commit()
+        reserved_known = utcnow()
+        row = _call(
+            s,
+            decision_id=res.decision_id,
+            number=None,
+            at=placed,
+            seller=None,
+            channel=None,
+            purpose=None,
+            technology=None,
+            outcome="answered",
+            conversation=True,
+        )
+        s.commit()
+        assert row.planned_at == planned and row.at == placed
+        assert row.settled_at is not None and row.settled_at >= reserved_known
+        settled = reserved_known + timedelta(minutes=10)
+        _settle_later(s, row, settled)
+        # then: the gate's live reservation at its planned time, outcome unknown
+        (then,) = _history(s, since=since, known_at=reserved_known + timedelta(seconds=1))
+        assert (then.id, then.state, then.at, then.outcome) == (res.id, "reserved", planned, None)
+        assert then.connected is True and then.conversation is False
+        # after the record: the placed call with its conversation
+        (later,) = _history(s, since=since, known_at=settled + timedelta(seconds=1))
+        assert (later.state, later.at, later.conversation) == ("placed", placed, True)
+        # today's view is unchanged
+        (now_view,) = _history(s, since=since, now=utcnow())
+        assert (now_view.state, now_view.at) == ("placed", placed)
+
+
+def test_replay_counts_a_reservation_released_later_and_expiry_at_known_at(session_factory):
+    """A release after known_at, and a reservation expired since, still counted then."""
+    real_now = utcnow()
+    with session_factory() as s:
+        # planned 1 h ago, held for 2 h: live at known_at, whatever the clock says now
+        released = _reserve(s, at=real_now - timedelta(hours=1), ttl=7200)
+        expired = _reserve(s, at=real_now - timedelta(hours=1), ttl=60, number=N2)
+        s.commit()
+        known = utcnow()
+        service.release(session=s, decision_id=released.decision_id, **WHO)
+        s.commit()
+        _settle_later(s, released, known + timedelta(minutes=5))
+        since = real_now - timedelta(days=1)
+        got = _history(s, numbers=[N1, N2], since=since, now=known, known_at=known)
+        # the released one was live then; the other had expired 59 minutes before known_at
+        assert [(f.id, f.state) for f in got] == [(released.id, "reserved")]
+        after = _history(
+            s, numbers=[N1, N2], since=since, now=known, known_at=known + timedelta(minutes=6)
+        )
+        assert after == []
+        # a reservation expiring after known_at but before now still counted at known_at
+        s.execute(
+            update(CallAttempt)
+            .where(CallAttempt.id == expired.id)
+            .values(expires_at=known + timedelta(seconds=30))
+        )
+        s.commit()
+        got = _history(s, numbers=[N2], since=since, now=known, known_at=known)
+        assert [f.id for f in got] == [expired.id]
+        assert _history(s, numbers=[N2], since=since, now=known + timedelta(minutes=1)) == []

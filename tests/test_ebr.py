@@ -230,6 +230,32 @@ def test_loader_returns_facts_and_replays(session_factory, monkeypatch):
     assert [n for n, v in replay.items() if v] == [N1]
 
 
+def test_replay_does_not_see_an_end_recorded_later(session_factory):
+    """rules.md §1.9 and §0 (replay): an EBR ended after the replayed moment still held then."""
+    event = add(session_factory, occurred_on=date(2026, 1, 31))
+    before_end = datetime.now(UTC)
+    with transaction(session_factory) as s:
+        ended = service.end_relationship(
+            session=s,
+            event_id=event.id,
+            ended_on=date(2026, 2, 2),
+            actor="o",
+            actor_role="compliance",
+        )
+        assert ended.ended_recorded_at is not None and ended.ended_recorded_at >= before_end
+    with session_factory() as s:
+        (then,) = service.load_ebr(s, [N1], known_at=before_end)[N1]
+        (now_,) = service.load_ebr(s, [N1])[N1]
+        (after,) = service.load_ebr(s, [N1], known_at=datetime.now(UTC))[N1]
+    assert then.ended_on is None
+    assert now_.ended_on == after.ended_on == date(2026, 2, 2)
+    # an end given with the event is known from the event's own recording
+    other = add(
+        session_factory, number=N1 + 1, occurred_on=date(2026, 1, 31), ended_on=date(2026, 2, 2)
+    )
+    assert other.ended_recorded_at == other.recorded_at
+
+
 # -- bulk --------------------------------------------------------------------
 
 

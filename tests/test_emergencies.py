@@ -138,6 +138,35 @@ def test_replay_sees_only_emergencies_recorded_by_then(session_factory):
         assert [x.id for x in service.load_emergencies(s, at=at, known_at=recorded)] == [e.id]
 
 
+def test_replay_sees_the_end_on_record_then(session_factory):
+    """An end brought forward twice: a replay sees, at each moment, the end recorded by then."""
+    start = datetime.now(UTC) - timedelta(days=1)
+    first_end, second_end, third_end = (start + timedelta(days=d) for d in (30, 20, 10))
+    with session_factory() as s:
+        e = _add(s, starts_at=start, ends_at=first_end)
+        s.commit()
+        added = datetime.now(UTC)
+        service.end_emergency(session=s, emergency_id=e.id, at=second_end, **WHO)
+        s.commit()
+        between = datetime.now(UTC)
+        service.end_emergency(session=s, emergency_id=e.id, at=third_end, **WHO)
+        s.commit()
+        final = datetime.now(UTC)
+
+        def end_known(known_at):
+            (fact,) = service.load_emergencies(s, at=None, known_at=known_at)
+            return fact.ends_at
+
+        assert end_known(added) == first_end
+        assert end_known(between) == second_end
+        assert end_known(final) == third_end
+        # a decision on day 15, replayed as of before the second change: the emergency held
+        day15 = start + timedelta(days=15)
+        assert [x.id for x in service.load_emergencies(s, at=day15, known_at=between)] == [e.id]
+        assert service.load_emergencies(s, at=day15, known_at=final) == []
+        assert service.load_emergencies(s, at=day15) == []
+
+
 def test_list_filters(session_factory):
     with session_factory() as s:
         la = _add(s, ends_at=START + timedelta(days=2))

@@ -285,6 +285,30 @@ def test_replay_by_decision_id_and_as_of(
     assert then_view["reservation"] is None
 
 
+def test_as_of_sees_an_ebr_ended_later_as_it_stood(gclient: TestClient, keys: Keys) -> None:
+    """rules.md §1.9 + §0 replay: an EBR's end recorded after as_of is not applied to then."""
+    h = keys.headers(Role.COMPLIANCE)
+    r = gclient.post(
+        "/v1/ebr",
+        json={"number": LISTED, "seller": "acme", "kind": "purchase", "occurred_on": "2026-10-01"},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    ebr_id = r.json()["id"]
+    call = {"number": LISTED, "technology": "manual", "caller_id": "+14045550199"}
+    assert _decide(gclient, keys, **call)["decision"] == "allow"
+    before_end = datetime.now(UTC)
+    r = gclient.post(f"/v1/ebr/{ebr_id}/end", json={"ended_on": "2026-11-26"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["ended_recorded_at"] is not None
+    now_view = _decide(gclient, keys, **call)
+    then_view = _decide(gclient, keys, **call, as_of=before_end.isoformat())
+    assert now_view["decision"] == "deny"
+    assert "registry_listed" in {x["code"] for x in now_view["reasons"]}
+    assert then_view["decision"] == "allow", then_view["reasons"]
+    assert then_view["ebr_id"] == ebr_id
+
+
 def test_stale_registry_fails_closed(
     gate_settings: Settings, session_factory: Any, tmp_path: Path, operator: Any, keys: Keys
 ) -> None:

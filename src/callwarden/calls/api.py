@@ -75,6 +75,10 @@ class CallOut(BaseModel):
     source: str
     recorded_at: datetime
     recorded_by: str
+    # a reservation: when a call record confirmed it or it was released; the planned time
+    # when the call was placed at another
+    settled_at: datetime | None = None
+    planned_at: datetime | None = None
     duplicate: bool = False  # True: this record had been received before; nothing changed
 
 

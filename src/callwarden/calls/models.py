@@ -53,5 +53,9 @@ class CallAttempt(Base):
     disposition: Mapped[str | None] = mapped_column(String(100), nullable=True)
     duration_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     source: Mapped[str] = mapped_column(String(16))  # gate | api | import
+    # A reservation confirmed by a call record or released is changed in place; these keep
+    # what a replay as of an earlier time must see: when it changed, and the planned time.
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -146,6 +146,7 @@ def release(*, session: Session, decision_id: str, actor: str, actor_role: str) 
     if row.state == RELEASED:
         return row
     row.state = RELEASED
+    row.settled_at = utcnow()
     audit.record(
         session=session,
         type="calls.reservation.released",
@@ -322,7 +323,7 @@ def record_calls(
     written: list[tuple[CallRecord, CallAttempt]] = []
     for r, reservation in plan:
         if reservation is not None:
-            _confirm(reservation, r)
+            _confirm(reservation, r, now)
             written.append((r, reservation))
             report.converted += 1
         else:
@@ -402,13 +403,16 @@ def _contradictions(r: CallRecord, row: CallAttempt) -> list[RowError]:
     return out
 
 
-def _confirm(row: CallAttempt, r: CallRecord) -> None:
+def _confirm(row: CallAttempt, r: CallRecord, now: datetime) -> None:
     # The reservation becomes the call: its facts stay, the record adds the outcome. The
-    # row keeps its recorded_at (when the attempt was first known) so replay still sees it.
+    # row keeps its recorded_at (when the attempt was first known) so replay still sees it,
+    # and settled_at/planned_at, so a replay as of an earlier time sees the reservation.
     for name in _RESERVATION_FIELDS:
         if getattr(row, name) is None and getattr(r, name) is not None:
             setattr(row, name, getattr(r, name))
-    if r.at is not None:
+    row.settled_at = now
+    if r.at is not None and r.at != row.at:
+        row.planned_at = row.at
         row.at = r.at
     row.state = PLACED
     _apply_outcome(row, r)
@@ -573,6 +577,8 @@ def call_view(row: CallAttempt) -> dict[str, Any]:
         "source": row.source,
         "recorded_at": row.recorded_at,
         "recorded_by": row.recorded_by,
+        "settled_at": row.settled_at,
+        "planned_at": row.planned_at,
     }
 
 
@@ -580,10 +586,14 @@ def call_view(row: CallAttempt) -> dict[str, Any]:
 
 _HISTORY_SQL = (
     "SELECT id, number, at, state, seller, campaign, subject, debt_id, channel, purpose,"
-    " technology, outcome, connected, conversation, dnc_request FROM call_attempts WHERE "
+    " technology, outcome, connected, conversation, dnc_request{extra} FROM call_attempts WHERE "
 )
 # Released rows never count; a reservation counts until it expires.
 _LIVE_SQL = " AND at >= ? AND (state = 'placed' OR (state = 'reserved' AND expires_at > ?))"
+# Replay: every row known by then; which of them counted then is decided row by row
+# (`_as_known`), since a confirmation or release after that moment changed the row.
+_KNOWN_SQL = " AND (at >= ? OR planned_at >= ?) AND recorded_at <= ?"
+_KNOWN_EXTRA = ", expires_at, settled_at, planned_at"
 
 
 def load_history(
@@ -595,16 +605,22 @@ def load_history(
     now: datetime,
     known_at: datetime | None = None,
 ) -> list[CallFact]:
-    """Placed calls and live reservations since `since`, to these numbers or about these debts."""
+    """Placed calls and live reservations since `since`, to these numbers or about these debts.
+
+    With ``known_at`` (replay), the history as it stood then: rows recorded by then, a
+    reservation confirmed or released later still a reservation, live until it expired.
+    """
     numbers = list(dict.fromkeys(int(n) for n in numbers))
     debt_ids = list(dict.fromkeys(d for d in debt_ids if d))
     if not numbers and not debt_ids:
         return []
-    tail = _LIVE_SQL + (" AND recorded_at <= ?" if known_at is not None else "")
     when = time_binder(session)
-    tail_params: tuple[Any, ...] = (when(since), when(now))
-    if known_at is not None:
-        tail_params += (when(known_at),)
+    head = _HISTORY_SQL.format(extra="" if known_at is None else _KNOWN_EXTRA)
+    tail_params: tuple[Any, ...]
+    if known_at is None:
+        tail, tail_params = _LIVE_SQL, (when(since), when(now))
+    else:
+        tail, tail_params = _KNOWN_SQL, (when(since), when(since), when(known_at))
     rows: dict[int, Any] = {}
     if len(numbers) <= CHUNK and len(debt_ids) <= CHUNK:
         # the usual decision: one number, maybe one debt, one round trip
@@ -616,19 +632,41 @@ def load_history(
         if debt_ids:
             clauses.append(f"debt_id IN ({_marks(debt_ids)})")
             params.extend(debt_ids)
-        sql = _HISTORY_SQL + "(" + " OR ".join(clauses) + ")" + tail
+        sql = head + "(" + " OR ".join(clauses) + ")" + tail
         for row in fetch_all(session, sql, (*params, *tail_params)):
             rows[row[0]] = row
     else:
         for column, values in (("number", numbers), ("debt_id", debt_ids)):
             for i in range(0, len(values), CHUNK):
                 chunk = values[i : i + CHUNK]
-                sql = _HISTORY_SQL + f"{column} IN ({_marks(chunk)})" + tail
+                sql = head + f"{column} IN ({_marks(chunk)})" + tail
                 for row in fetch_all(session, sql, (*chunk, *tail_params)):
                     rows[row[0]] = row
-    facts = [_fact(r) for r in rows.values()]
+    if known_at is None:
+        facts = [_fact(r) for r in rows.values()]
+    else:
+        known = (_as_known(r, known_at, since) for r in rows.values())
+        facts = [f for f in known if f is not None]
     facts.sort(key=lambda f: (f.at, f.id))
     return facts
+
+
+def _as_known(r: Any, known_at: datetime, since: datetime) -> CallFact | None:
+    # One row as the history held it at known_at, or None when it did not count then.
+    expires, settled, planned = r[15], r[16], r[17]
+    if settled is not None and driver_time(settled) > known_at:
+        # confirmed or released later: then it was still the gate's reservation
+        at = driver_time(planned) if planned is not None else driver_time(r[2])
+        if expires is None or driver_time(expires) <= known_at or at < since:
+            return None
+        fact = _fact(r)
+        return replace(fact, at=at, state=RESERVED, outcome=None, connected=True,
+                       conversation=False, dnc_request=False)  # fmt: skip
+    if r[3] == RELEASED or driver_time(r[2]) < since:
+        return None
+    if r[3] == RESERVED and (expires is None or driver_time(expires) <= known_at):
+        return None
+    return _fact(r)
 
 
 def _fact(r: Any) -> CallFact:

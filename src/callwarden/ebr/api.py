@@ -39,6 +39,7 @@ class EbrOut(BaseModel):
     kind: str
     occurred_on: date
     ended_on: date | None
+    ended_recorded_at: datetime | None = None  # when the end was recorded
     reference: str | None
     expires_on: dict[str, date]
     recorded_at: datetime

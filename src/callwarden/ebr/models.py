@@ -24,6 +24,8 @@ class EbrEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))  # purchase | transaction | inquiry | application
     occurred_on: Mapped[date] = mapped_column(Date)
     ended_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # ended by either party
+    # when the end was recorded: a replay as of an earlier time still sees the relationship
+    ended_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))

@@ -21,7 +21,7 @@ from callwarden import bulk, phone
 from callwarden.audit import service as audit
 from callwarden.bulk import FieldChecks, RowError
 from callwarden.consent.service import ANY_SELLER, fact_statements
-from callwarden.db import Query, Reader, run_query, utcnow
+from callwarden.db import Query, Reader, driver_time, run_query, utcnow
 from callwarden.ebr.models import EbrEvent
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
@@ -170,6 +170,7 @@ def _store(
             kind=item.kind,
             occurred_on=item.occurred_on,
             ended_on=item.ended_on,
+            ended_recorded_at=now if item.ended_on is not None else None,
             reference=item.reference,
             recorded_at=now,
             recorded_by=actor,
@@ -242,6 +243,7 @@ def end_relationship(
     c.done()
     assert day is not None
     event.ended_on = day
+    event.ended_recorded_at = utcnow()
     changes.note(session, "ebr", [event.number])
     audit.record(
         session=session,
@@ -274,6 +276,7 @@ def event_view(event: EbrEvent) -> dict[str, Any]:
         "kind": event.kind,
         "occurred_on": event.occurred_on,
         "ended_on": event.ended_on,
+        "ended_recorded_at": event.ended_recorded_at,
         "reference": event.reference,
         "expires_on": {c: ebr_expiry(event.kind, event.occurred_on, c) for c in COUNTRIES},
         "recorded_at": event.recorded_at,
@@ -322,9 +325,14 @@ def _as_date(value: Any) -> date:
 
 
 _EBR_SQL = (
-    "SELECT number, id, seller, kind, occurred_on, ended_on"
+    "SELECT number, id, seller, kind, occurred_on, ended_on, ended_recorded_at"
     " FROM ebr_events WHERE number IN ({marks}){known}"
 )
+
+
+def _ended_later(recorded: Any, known_at: datetime) -> bool:
+    # NULL: an end from before this was tracked; a replay sees it, as it always did
+    return recorded is not None and driver_time(recorded) > known_at
 
 
 def ebr_query(
@@ -335,7 +343,9 @@ def ebr_query(
 
     def parse(rows: Iterable[Any]) -> dict[int, list[EbrFact]]:
         out: dict[int, list[EbrFact]] = {n: [] for n in keys}
-        for number, id_, seller, kind, occurred, ended in rows:
+        for number, id_, seller, kind, occurred, ended, ended_recorded in rows:
+            if known_at is not None and _ended_later(ended_recorded, known_at):
+                ended = None  # the end was recorded after the replayed moment
             out[int(number)].append(
                 EbrFact(
                     id=int(id_),

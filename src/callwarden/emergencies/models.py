@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callwarden.db import Base, UTCDateTime
@@ -21,6 +21,23 @@ class Emergency(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     description: Mapped[str] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class EmergencyEnd(Base):
+    """One recorded end of an emergency (an end may be brought forward, never pushed back).
+
+    The emergency's row holds the latest end; these rows let a replay as of an earlier time
+    see the end that was on record then.
+    """
+
+    __tablename__ = "emergency_ends"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    emergency_id: Mapped[int] = mapped_column(Integer, ForeignKey("emergencies.id"), index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    previous_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from callwarden import bulk
 from callwarden.audit import service as audit
 from callwarden.db import Reader, driver_time, fetch_all, utcnow
-from callwarden.emergencies.models import Emergency, SellerRegistration
+from callwarden.emergencies.models import Emergency, EmergencyEnd, SellerRegistration
 from callwarden.errors import Conflict, NotFound, ValidationFailed
 from callwarden.gate import changes
 from callwarden.gate.facts import EmergencyFact, RegistrationFact
@@ -149,6 +149,15 @@ def end_emergency(
             "record a new emergency for an extension"
         )
     row.ends_at = end
+    session.add(
+        EmergencyEnd(
+            emergency_id=row.id,
+            ends_at=end,
+            previous_ends_at=previous,
+            recorded_at=now,
+            recorded_by=actor,
+        )
+    )
     session.flush()
     changes.note(session, "emergency")
     audit.record(
@@ -190,23 +199,43 @@ def load_emergencies(
 ) -> list[EmergencyFact]:
     """Emergencies active at `at` (starts_at <= at < ends_at, or no end; None: all), oldest first.
 
-    With ``known_at``, only emergencies recorded by then count (replay). Ending an emergency
-    updates its row, so a replay sees an end recorded after ``known_at`` when that end lies
-    before ``at`` (an end back-dated after the decision).
+    With ``known_at`` (replay), only emergencies recorded by then count, each with the end that
+    was on record then: an end brought forward later is not seen.
     """
     at = _aware(at, "at") if at is not None else None
     rows = fetch_all(
         session,
         "SELECT id, jurisdiction, starts_at, ends_at, description, recorded_at FROM emergencies",
     )
+    ends = _ends_known_at(session, known_at) if known_at is not None else {}
     out: list[EmergencyFact] = []
-    for row_id, code, starts, ends, text, recorded in rows:
+    for row_id, code, starts, ends_now, text, recorded in rows:
         if known_at is not None and driver_time(recorded) > known_at:
             continue
-        start, end = driver_time(starts), (driver_time(ends) if ends is not None else None)
+        start = driver_time(starts)
+        end = driver_time(ends_now) if ends_now is not None else None
+        end = ends.get(int(row_id), end)
         if at is None or _active(start, end, at):
             out.append(EmergencyFact(int(row_id), str(code), start, end, str(text)))
     out.sort(key=lambda e: (e.starts_at, e.id))
+    return out
+
+
+def _ends_known_at(session: Reader, known_at: datetime) -> dict[int, datetime | None]:
+    # Each changed emergency's end as it stood at known_at: the last end recorded by then,
+    # or, when every change came later, the end it had before the first of them.
+    history = fetch_all(
+        session,
+        "SELECT emergency_id, ends_at, previous_ends_at, recorded_at FROM emergency_ends"
+        " ORDER BY emergency_id, recorded_at, id",
+    )
+    out: dict[int, datetime | None] = {}
+    for emergency_id, ends_at, previous, recorded in history:
+        key = int(emergency_id)
+        if driver_time(recorded) <= known_at:
+            out[key] = driver_time(ends_at)
+        elif key not in out:
+            out[key] = driver_time(previous) if previous is not None else None
     return out
 
 
