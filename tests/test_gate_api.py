@@ -341,12 +341,21 @@ def test_check_cli_exit_codes_and_json(
     assert bad.returncode == 2 and "number" in bad.stderr
     bad_at = run_cli("check", CLEAN, "--seller", "acme", "--at", "yesterday")
     assert bad_at.returncode == 2 and "at" in bad_at.stderr
+    # as of a day before the registry was imported: callwarden had no copy then (fail closed)
+    day_before = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    before = run_cli(
+        "check", CLEAN, "--seller", "acme", "--at", AT, "--caller-id", "4045550199",
+        "--as-of", day_before, "--json",
+    )  # fmt: skip
+    assert before.returncode == 1, before.stderr
+    out = json.loads(before.stdout)
+    assert out["replay"]["known_at"].startswith(f"{day_before}T23:59:59")
+    assert {r["code"] for r in out["reasons"]} == {"registry_unavailable"}
     replay = run_cli(
         "check", CLEAN, "--seller", "acme", "--at", AT, "--caller-id", "4045550199",
-        "--as-of", "2026-11-28", "--json",
+        "--as-of", datetime.now(UTC).isoformat(), "--json",
     )  # fmt: skip
     assert replay.returncode == 0, replay.stderr
-    assert json.loads(replay.stdout)["replay"]["known_at"].startswith("2026-11-28T23:59:59")
 
 
 def _free_port() -> int:

@@ -541,6 +541,8 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
                     if answer.as_of
                     else "the copy is stale",
                     "not_covered": "the copy does not cover this area code",
+                    "history_unavailable": "the list was re-imported in full since the replayed "
+                    "moment and the copy in force then is no longer kept",
                 }.get(answer.reason or "", f"the list cannot answer ({answer.reason})")
             )
             reasons.append(

@@ -39,6 +39,7 @@ from callwarden.db import (
     serial_writer,
     utcnow,
 )
+from callwarden.dnc import history as dnc_history
 from callwarden.dnc.runtime import SYNC_MARKERS, DncRuntime
 from callwarden.ebr import service as ebr
 from callwarden.emergencies import service as emergencies
@@ -663,16 +664,31 @@ class Gate:
             if len(nums) == 1
             else self.dnc.lookup_many(nums, at=latest)
         )
+        internal_then = None
+        if known_at is not None:
+            # a replay: each list, and the internal list, as it stood then
+            answers = dnc_history.answers_then(
+                session,
+                self.dnc.lists,
+                nums,
+                answers,
+                dnc_dir=self.settings.dnc_dir,
+                known_at=known_at,
+                at=latest,
+            )
+            internal_then = dnc_history.internal_then(session, nums, known_at)
         for n, row in zip(nums, answers, strict=True):
             lists: list[ListFact] = []
             internal: tuple[InternalDncFact, ...] = ()
             for ans in row:
                 if ans.kind == "internal":
-                    internal = tuple(
-                        InternalDncFact(e.id, e.seller, e.channel, e.added_at)
-                        for e in ans.entries
-                        if known_at is None or e.added_at <= known_at
-                    )
+                    if internal_then is None:
+                        internal = tuple(
+                            InternalDncFact(e.id, e.seller, e.channel, e.added_at)
+                            for e in ans.entries
+                        )
+                    else:
+                        internal = tuple(InternalDncFact(*e) for e in internal_then[n])
                     continue
                 code = ans.list_key.split(":", 1)[1] if ":" in ans.list_key else ans.list_key
                 lists.append(

@@ -1,0 +1,233 @@
+"""A list's answers as they stood at a past moment, for replays (`check --as-of`).
+
+The runtime answers from the current index. A replay as of ``known_at`` needs what callwarden
+knew then: the coverage and its dates as the snapshots completed by then left them, and each
+number's membership then. Membership comes, in this order, from
+- the index file of the snapshot that was current then, while it is still on disk (the import
+  keeps the two newest; `_collect_garbage`);
+- the dated change-list records (`dnc_number_changes`) when every import of the number's area
+  code since was a change list: the current index with the later changes undone;
+- nothing else: a full import of the area code since, with the old index gone, leaves the
+  answer unknown (`history_unavailable`), and the gate fails closed on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from callwarden.db import Reader, driver_time, fetch_all, time_binder
+from callwarden.dnc.index import ListIndex
+from callwarden.dnc.runtime import Coverage, ListAnswer, LoadedList, is_stale, npa_of
+from callwarden.logging import get_logger
+
+log = get_logger("callwarden.dnc")
+
+# Answers that do not depend on the data: a non-NANP number, or one the list cannot hold.
+_TIMELESS = frozenset({"not_nanp", "out_of_scope"})
+
+
+@dataclass
+class ListThen:
+    """One list as it stood at `known_at`."""
+
+    coverage: dict[int | None, Coverage] = field(default_factory=dict)
+    index_path: str | None = None  # the index file of the snapshot current then
+    rebuilt: set[int | None] = field(default_factory=set)  # fully re-imported since (None: all)
+
+    def coverage_for(self, npa: int | None) -> Coverage | None:
+        """The coverage then for an area code (its own, else the list-wide one)."""
+        if npa is not None and npa in self.coverage:
+            return self.coverage[npa]
+        return self.coverage.get(None)
+
+    def rebuilt_since(self, npa: int | None) -> bool:
+        """Whether a full import replaced this area code's numbers after `known_at`."""
+        return None in self.rebuilt or npa in self.rebuilt
+
+
+_SNAPSHOTS_SQL = (
+    "SELECT id, kind, format, area_codes, obtained_at, finished_at, index_path"
+    " FROM dnc_snapshots WHERE list_id = ? AND status = 'complete' ORDER BY finished_at, id"
+)
+
+
+def list_then(session: Reader, list_id: int, known_at: datetime) -> ListThen:
+    """Replay a list's completed snapshots up to `known_at`, as `_commit_snapshot` applied them."""
+    out = ListThen()
+    for snap_id, kind, fmt, codes_text, obtained, finished, index_path in fetch_all(
+        session, _SNAPSHOTS_SQL, (list_id,)
+    ):
+        codes: list[int] | None = json.loads(codes_text) if codes_text else None
+        if finished is None:
+            continue
+        if driver_time(finished) > known_at:
+            if kind == "full":
+                out.rebuilt.update(codes if codes is not None else [None])
+            continue
+        cov = Coverage(obtained_at=driver_time(obtained), snapshot_id=int(snap_id), count=0)
+        out.index_path = index_path
+        if kind == "changes":  # refresh what the list covers (or the area codes named)
+            for npa in list(out.coverage) if codes is None else codes:
+                out.coverage[npa] = cov
+        elif fmt in ("ftc_flat", "canada_flat"):  # merge: these area codes, the rest kept
+            for npa in codes or ():
+                out.coverage[npa] = cov
+        else:  # replace: the whole list's coverage
+            out.coverage = {npa: cov for npa in (codes if codes is not None else [None])}
+    return out
+
+
+def _changes_then(
+    session: Reader, list_id: int, numbers: Sequence[int], known_at: datetime
+) -> dict[int, bool]:
+    # Membership at known_at where the change records decide it: the last change imported by
+    # then, or else the first one imported after (an addition means it was not listed yet).
+    out: dict[int, bool] = {}
+    later: dict[int, bool] = {}
+    for i in range(0, len(numbers), 500):
+        chunk = [int(n) for n in numbers[i : i + 500]]
+        marks = ", ".join("?" * len(chunk))
+        rows = fetch_all(
+            session,
+            "SELECT c.number, c.op, s.finished_at FROM dnc_number_changes c"
+            " JOIN dnc_snapshots s ON s.id = c.snapshot_id"
+            f" WHERE c.list_id = ? AND c.number IN ({marks}) ORDER BY s.finished_at, c.id",
+            (list_id, *chunk),
+        )
+        for number, op, finished in rows:
+            n = int(number)
+            if driver_time(finished) <= known_at:
+                out[n] = op == "A"
+            elif n not in later:
+                later[n] = op == "D"
+    for n, listed in later.items():
+        out.setdefault(n, listed)
+    return out
+
+
+def answers_then(
+    session: Reader,
+    lists: Sequence[LoadedList],
+    numbers: Sequence[int],
+    answers: Sequence[Sequence[ListAnswer]],
+    *,
+    dnc_dir: Path,
+    known_at: datetime,
+    at: datetime,
+) -> list[list[ListAnswer]]:
+    """The runtime's answers (one row per number) rewritten as they stood at `known_at`:
+    each file-backed list's coverage, dates and membership then (the internal list's answer
+    is left to `internal_then`)."""
+    by_key = {lst.key: lst for lst in lists}
+    keys = {a.list_key for row in answers for a in row if a.list_key in by_key}
+    out = [list(row) for row in answers]
+    for key in sorted(keys):
+        lst = by_key[key]
+        then = list_then(session, lst.id, known_at)
+        old = _open(dnc_dir, then.index_path, lst)
+        try:
+            changed = _changes_then(session, lst.id, numbers, known_at)
+            for row, n in zip(out, numbers, strict=True):
+                for j, a in enumerate(row):
+                    if a.list_key == key:
+                        row[j] = _answer_then(lst, then, old, changed, int(n), a, at)
+        finally:
+            if old is not None and old is not lst.index:
+                old.close()
+    return out
+
+
+_INTERNAL_SQL = (
+    "SELECT number, id, seller, channel, added_at FROM dnc_internal_entries"
+    " WHERE number IN ({marks}) AND added_at <= ? AND (removed_at IS NULL OR removed_at > ?)"
+    " ORDER BY id"
+)
+
+
+def internal_then(
+    session: Reader, numbers: Sequence[int], known_at: datetime
+) -> dict[int, list[tuple[int, str, str, datetime]]]:
+    """Each number's internal entries in force at `known_at` (id, seller, channel, added_at),
+    including those removed since."""
+    out: dict[int, list[tuple[int, str, str, datetime]]] = {int(n): [] for n in numbers}
+    when = time_binder(session)
+    keys = sorted(out)
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        sql = _INTERNAL_SQL.format(marks=", ".join("?" * len(chunk)))
+        for number, id_, seller, channel, added in fetch_all(
+            session, sql, (*chunk, when(known_at), when(known_at))
+        ):
+            out[int(number)].append((int(id_), str(seller), str(channel), driver_time(added)))
+    return out
+
+
+def _open(dnc_dir: Path, rel: str | None, lst: LoadedList) -> ListIndex | None:
+    if rel is None:
+        return None
+    path = dnc_dir / rel
+    if lst.index.path is not None and Path(lst.index.path).resolve() == path.resolve():
+        return lst.index  # the snapshot current then is still the current one
+    if not path.exists():
+        return None  # collected: membership comes from the change records, or is unknown
+    try:
+        return ListIndex.open(path)
+    except Exception as exc:  # a damaged old file: treated as gone
+        log.warning("dnc_history_index_unreadable", path=str(path), error=repr(exc))
+        return None
+
+
+def _answer_then(
+    lst: LoadedList,
+    then: ListThen,
+    old: ListIndex | None,
+    changed: dict[int, bool],
+    number: int,
+    now: ListAnswer,
+    at: datetime,
+) -> ListAnswer:
+    if now.reason in _TIMELESS:
+        return now
+    npa = npa_of(number)
+    cov = then.coverage_for(npa)
+    if cov is None:
+        return ListAnswer(lst.key, lst.kind, "unknown", "not_covered")
+    if old is not None:
+        listed: bool | None = old.contains(number)
+    elif number in changed:
+        listed = changed[number]
+    elif not then.rebuilt_since(npa):
+        # only change lists since, none about this number: it is as it is now
+        listed = lst.index.contains(number)
+    else:
+        listed = None
+    if listed is None:
+        return replace(
+            now,
+            status="unknown",
+            reason="history_unavailable",
+            as_of=cov.obtained_at,
+            snapshot_id=cov.snapshot_id,
+            in_stale_data=False,
+        )
+    if is_stale(cov.obtained_at, at, lst.max_age_days):
+        return ListAnswer(
+            lst.key,
+            lst.kind,
+            "unknown",
+            "stale",
+            as_of=cov.obtained_at,
+            snapshot_id=cov.snapshot_id,
+            in_stale_data=listed,
+        )
+    return ListAnswer(
+        lst.key,
+        lst.kind,
+        "hit" if listed else "miss",
+        as_of=cov.obtained_at,
+        snapshot_id=cov.snapshot_id,
+    )

@@ -1,0 +1,204 @@
+"""Do-Not-Call answers as they stood at a past moment (replays): coverage, membership, internal."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callwarden import phone
+from callwarden.config import Settings
+from callwarden.dnc import history
+from callwarden.dnc import service as dnc
+from callwarden.dnc.runtime import DncRuntime, ListAnswer
+from callwarden.security.roles import Role
+from callwarden.security.service import Principal
+
+from .dnc_files import e164, write_changes, write_flat
+
+A, B, C, D = (e164(f"40455501{i:02d}") for i in range(4))
+OTHER_NPA = e164("7705550100")  # an area code no import covers
+AT = datetime(2026, 11, 27, 17, 0, tzinfo=UTC)
+
+
+def _full(settings: Settings, factory: Any, tmp: Path, name: str, numbers: list[int], obtained: str,
+          operator: Principal) -> None:  # fmt: skip
+    dnc.import_files(
+        session_factory=factory,
+        settings=settings,
+        list_key="national",
+        fmt="ftc_flat",
+        paths=[write_flat(tmp / name, numbers)],
+        obtained=obtained,
+        actor=operator,
+    )
+
+
+@pytest.fixture
+def timeline(settings: Settings, session_factory: Any, tmp_path: Path, operator: Principal) -> Any:
+    """Full import (A, B), a change list (+C, -B), a full re-import (A, C, D), moments between."""
+    marks = {"before": datetime.now(UTC)}
+    _full(settings, session_factory, tmp_path, "full1.txt", [A, B], "2026-11-20", operator)
+    marks["after_full"] = datetime.now(UTC)
+    dnc.import_files(
+        session_factory=session_factory,
+        settings=settings,
+        list_key="national",
+        fmt="ftc_changes",
+        paths=[
+            write_changes(
+                tmp_path / "changes.txt",
+                [(C, "2026-11-24T10:00:00", "A"), (B, "2026-11-24T11:00:00", "D")],
+            )
+        ],
+        obtained="2026-11-25",
+        actor=operator,
+        area_codes=[404],
+    )
+    marks["after_changes"] = datetime.now(UTC)
+    _full(settings, session_factory, tmp_path, "full2.txt", [A, C, D], "2026-11-27", operator)
+    rt = DncRuntime(settings=settings, session_factory=session_factory)
+    rt.load()
+    yield rt, marks
+    rt.close()
+
+
+def _then(rt: DncRuntime, settings: Settings, factory: Any, known_at: datetime,
+          numbers: list[int]) -> dict[int, ListAnswer]:  # fmt: skip
+    now = rt.lookup_many(numbers, at=AT)
+    with factory() as s:
+        rows = history.answers_then(
+            s, rt.lists, numbers, now, dnc_dir=settings.dnc_dir, known_at=known_at, at=AT
+        )
+    pairs = zip(numbers, rows, strict=True)
+    return {n: next(a for a in row if a.list_key == "national") for n, row in pairs}
+
+
+def test_before_any_import_nothing_was_covered(timeline, settings, session_factory):
+    rt, marks = timeline
+    got = _then(rt, settings, session_factory, marks["before"], [A, C])
+    assert {(a.status, a.reason) for a in got.values()} == {("unknown", "not_covered")}
+
+
+def test_the_previous_index_answers_exactly_while_it_is_kept(timeline, settings, session_factory):
+    """After the change list: A listed, B deleted, C added, D not yet (the old file answers)."""
+    rt, marks = timeline
+    got = _then(rt, settings, session_factory, marks["after_changes"], [A, B, C, D])
+    assert {n: a.status for n, a in got.items()} == {A: "hit", B: "miss", C: "hit", D: "miss"}
+    # the coverage then: the change list renewed the date to its own
+    assert {a.as_of for a in got.values()} == {datetime(2026, 11, 25, tzinfo=UTC)}
+    pairs = zip([A, B, C, D], rt.lookup_many([A, B, C, D], at=AT), strict=True)
+    now = {n: next(a for a in row if a.list_key == "national") for n, row in pairs}
+    assert {n: a.status for n, a in now.items()} == {A: "hit", B: "miss", C: "hit", D: "hit"}
+
+
+def test_change_records_decide_once_the_old_index_is_gone(timeline, settings, session_factory):
+    """Three imports keep two index files: as of the first, the change list's records decide
+    (C not yet added, B not yet deleted); A and D, re-imported in full since, are unknown."""
+    rt, marks = timeline
+    got = _then(rt, settings, session_factory, marks["after_full"], [A, B, C, D, OTHER_NPA])
+    assert (got[B].status, got[C].status) == ("hit", "miss")
+    assert {(got[n].status, got[n].reason) for n in (A, D)} == {("unknown", "history_unavailable")}
+    assert got[A].as_of == datetime(2026, 11, 20, tzinfo=UTC)
+    assert (got[OTHER_NPA].status, got[OTHER_NPA].reason) == ("unknown", "not_covered")
+
+
+def test_list_then_replays_each_kind_of_snapshot(timeline, session_factory):
+    rt, marks = timeline
+    (national,) = [lst for lst in rt.lists if lst.key == "national"]
+    with session_factory() as s:
+        first = history.list_then(s, national.id, marks["after_full"])
+        second = history.list_then(s, national.id, marks["after_changes"])
+        now = history.list_then(s, national.id, datetime.now(UTC))
+    assert set(first.coverage) == {404} and first.rebuilt_since(404)
+    assert second.coverage[404].obtained_at == datetime(2026, 11, 25, tzinfo=UTC)
+    assert second.rebuilt_since(404) and not second.rebuilt_since(770)
+    assert now.coverage[404].obtained_at == datetime(2026, 11, 27, tzinfo=UTC)
+    assert not now.rebuilt and now.coverage_for(404) == now.coverage[404]
+
+
+def test_stale_then_even_if_fresh_now(timeline, settings, session_factory):
+    """The copy in force then was obtained 2026-11-20: 35 days before an attempt on 12-25."""
+    rt, marks = timeline
+    late = datetime(2026, 12, 25, 17, 0, tzinfo=UTC)
+    now = rt.lookup_many([B], at=late)
+    with session_factory() as s:
+        (row,) = history.answers_then(
+            s, rt.lists, [B], now, dnc_dir=settings.dnc_dir, known_at=marks["after_full"], at=late
+        )
+    (answer,) = [a for a in row if a.list_key == "national"]
+    assert (answer.status, answer.reason, answer.in_stale_data) == ("unknown", "stale", True)
+
+
+def test_internal_entries_removed_since_still_count_then(settings, session_factory, operator):
+    compliance = Principal(name="officer", role=Role.COMPLIANCE)
+    with session_factory() as s:
+        entry = dnc.add_internal(session=s, number=phone.parse(str(A)), actor=operator)
+        s.commit()
+        listed = datetime.now(UTC)
+        dnc.remove_internal(session=s, entry_id=entry.id, reason="added in error", actor=compliance)
+        s.commit()
+        removed = datetime.now(UTC)
+        assert history.internal_then(s, [A, B], listed)[A] == [
+            (entry.id, "*", "all", entry.added_at)
+        ]
+        assert history.internal_then(s, [A], removed) == {A: []}
+        assert history.internal_then(s, [A], entry.added_at.replace(year=2025)) == {A: []}
+
+
+def test_the_gate_fails_closed_when_the_list_then_is_unknown():
+    """rules.md §0 fail closed: an unknown past membership denies a replayed telemarketing call."""
+    from callwarden.gate.decide import GateRules, decide
+    from callwarden.rules import load_packs
+
+    from . import gate_helpers as g
+
+    at = g.local("2026-11-27 12:00", "America/New_York")
+    facts = g.facts(g.nanp(404), at, consents=(g.pewc(at.replace(year=2026, month=1)),))
+    unknown = tuple(
+        g.list_fact("national", "unknown", at, "history_unavailable") if f.list_key == "national"
+        else f
+        for f in facts.lists
+    )  # fmt: skip
+    d = decide(g.attempt(g.nanp(404), at), replace(facts, lists=unknown), GateRules(load_packs()))
+    assert not d.allowed
+    (reason,) = [r for r in d.reasons if r.code == "registry_unavailable"]
+    assert "no longer kept" in reason.message and "national" in reason.message
+
+
+def test_replay_as_of_before_a_change_list_addition(
+    settings, session_factory, tmp_path, operator, keys
+):
+    """The number was added by a change list after as_of: then the gate allowed it."""
+    from fastapi.testclient import TestClient
+
+    from callwarden.app import create_app
+
+    number = "4045550177"
+    _full(settings, session_factory, tmp_path, "full.txt", [A], "2026-11-24", operator)
+    before = datetime.now(UTC)
+    dnc.import_files(
+        session_factory=session_factory,
+        settings=settings,
+        list_key="national",
+        fmt="ftc_changes",
+        paths=[write_changes(tmp_path / "c.txt", [(e164(number), "2026-11-26T09:00:00", "A")])],
+        obtained="2026-11-26",
+        actor=operator,
+        area_codes=[404],
+    )
+    body = {"number": number, "seller": "acme", "technology": "manual", "at": AT.isoformat(),
+            "caller_id": "+14045550199"}  # fmt: skip
+    with TestClient(create_app(settings)) as c:
+        h = keys.headers(Role.DIALER)
+        now_view = c.post("/v1/decisions", json=body, headers=h).json()
+        then_view = c.post(
+            "/v1/decisions", json={**body, "as_of": before.isoformat()}, headers=h
+        ).json()
+    assert "registry_listed" in {r["code"] for r in now_view["reasons"]}
+    national = [s for s in then_view["lists"] if s["list"] == "national"]
+    assert then_view["decision"] == "allow", then_view["reasons"]
+    assert national and national[0]["status"] == "miss"
