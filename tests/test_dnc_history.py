@@ -106,6 +106,25 @@ def test_change_records_decide_once_the_old_index_is_gone(timeline, settings, se
     assert (got[OTHER_NPA].status, got[OTHER_NPA].reason) == ("unknown", "not_covered")
 
 
+def test_keeping_more_indexes_keeps_replays_exact_further_back(
+    settings, session_factory, tmp_path, operator
+):
+    """CALLWARDEN_DNC_KEEP_INDEXES=3: the first snapshot's file survives three imports."""
+    keep = settings.model_copy(update={"dnc_keep_indexes": 3})
+    marks = []
+    for i, numbers in enumerate(([A, B], [A], [A, C, D])):
+        _full(keep, session_factory, tmp_path, f"f{i}.txt", numbers, f"2026-11-2{i}", operator)
+        marks.append(datetime.now(UTC))
+    rt = DncRuntime(settings=keep, session_factory=session_factory)
+    rt.load()
+    try:
+        got = _then(rt, keep, session_factory, marks[0], [A, B, C, D])
+    finally:
+        rt.close()
+    assert {n: a.status for n, a in got.items()} == {A: "hit", B: "hit", C: "miss", D: "miss"}
+    assert len(list(keep.dnc_dir.rglob("*.idx"))) == 3
+
+
 def test_list_then_replays_each_kind_of_snapshot(timeline, session_factory):
     rt, marks = timeline
     (national,) = [lst for lst in rt.lists if lst.key == "national"]

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     dnc_max_age_days: int = 31
     dnc_archive_sources: bool = True
     dnc_batch_limit: int = 100_000
+    # Index files kept per list (the newest first). Two at least: another process may still
+    # map the previous one. More keep replays (`check --as-of`) exact further back, at the
+    # index's size each time (~330 MB for the whole national registry).
+    dnc_keep_indexes: int = Field(default=2, ge=2)
     scrub_batch_rows: int = 500_000
     audit_checkpoint_seconds: float = 60.0
     audit_sequence_seconds: float = 1.0

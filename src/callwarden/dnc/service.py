@@ -806,14 +806,15 @@ def _commit_snapshot(
 def _collect_garbage(
     *, session_factory: sessionmaker[Session], settings: Settings, list_id: int
 ) -> None:
-    """Delete index files older than the previous one (other processes may still map that one)."""
+    """Delete index files but the newest `dnc_keep_indexes` (at least the current and the
+    previous one, which other processes may still map; older ones serve replays)."""
     with session_factory() as session:
         paths = list(
             session.scalars(
                 select(DncSnapshot.index_path)
                 .where(DncSnapshot.list_id == list_id, DncSnapshot.status == "complete")
                 .order_by(DncSnapshot.id.desc())
-                .offset(2)
+                .offset(max(2, settings.dnc_keep_indexes))
             )
         )
     for rel in paths:
