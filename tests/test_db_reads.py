@@ -17,6 +17,7 @@ from callwarden.db import (
     in_chunks,
     make_engine,
     run_queries,
+    statements_for,
     run_query,
 )
 from tests.gate_helpers import record_pec
@@ -183,6 +184,23 @@ def test_queries_answer_in_order_across_chunks(engine: Engine) -> None:
     finally:
         with engine.begin() as c:
             c.execute(text("DROP TABLE query_probe"))
+
+
+def test_many_numbers_are_one_statement_over_an_array_on_postgresql(engine: Engine) -> None:
+    """PostgreSQL takes 16 numbers or more as one bigint array (it plans each 500-value IN list
+    anew); SQLite, and a few numbers anywhere, keep the IN lists."""
+    sql = "SELECT number, v FROM query_probe WHERE number IN ({marks}) AND v = ? ORDER BY number"
+    numbers = [15550000000 + i for i in range(1203)]
+    many = Query(in_chunks(sql, numbers, (3,)), _by_number)
+    few = Query(in_chunks(sql, numbers[:15], (3,)), _by_number)
+    with engine.connect() as conn:
+        sent_many, sent_few = statements_for(conn, many), statements_for(conn, few)
+    assert sent_few == few.statements and len(sent_few) == 1 and "?, ?" in sent_few[0][0]
+    if engine.dialect.name == "postgresql":
+        ((text_, params),) = sent_many
+        assert "unnest(CAST(? AS bigint[]))" in text_ and params == (numbers, 3)
+    else:
+        assert sent_many == many.statements and len(sent_many) == 3
 
 
 def test_a_failing_statement_among_queries_raises_and_the_connection_reads_on(

@@ -365,26 +365,60 @@ class Query(Generic[T]):
     parse: Callable[[Iterable[Any]], T]  # every statement's rows, in statement order
 
 
-def in_chunks(
-    sql: str, numbers: Sequence[int], tail: tuple[Any, ...] = ()
-) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+class InChunks(tuple[tuple[str, tuple[Any, ...]], ...]):
+    """`in_chunks`' statements, one per `IN_CHUNK` numbers (SQLite's form), knowing their
+    template, numbers and tail so PostgreSQL can take them as one statement over an array."""
+
+    template: str
+    numbers: tuple[int, ...]
+    tail: tuple[Any, ...]
+
+    def __new__(cls, template: str, numbers: tuple[int, ...], tail: tuple[Any, ...]) -> InChunks:
+        statements = (
+            (_with_marks(template, len(part)), (*part, *tail))
+            for part in (numbers[i : i + IN_CHUNK] for i in range(0, len(numbers), IN_CHUNK))
+        )
+        self = super().__new__(cls, statements)
+        self.template, self.numbers, self.tail = template, numbers, tail
+        return self
+
+
+def in_chunks(sql: str, numbers: Sequence[int], tail: tuple[Any, ...] = ()) -> InChunks:
     """`sql` with `{marks}` for an IN list of distinct numbers, once per `IN_CHUNK` of them.
 
     The numbers are sorted, so rows ordered by number within each statement are ordered by
     number across all of them. `tail` binds the placeholders after the list.
     """
-    unique = sorted({int(n) for n in numbers})
-    out = []
-    for i in range(0, len(unique), IN_CHUNK):
-        part = unique[i : i + IN_CHUNK]
-        out.append((_with_marks(sql, len(part)), (*part, *tail)))
-    return tuple(out)
+    return InChunks(sql, tuple(sorted({int(n) for n in numbers})), tail)
 
 
 @lru_cache(maxsize=1024)
 def _with_marks(sql: str, count: int) -> str:
     # the same few texts on every decision: a single number's, and full chunks'
     return sql.format(marks=", ".join("?" * count))
+
+
+# PostgreSQL plans an IN list of 500 parameters for every chunk: for 10,000 numbers the
+# consents took 240-340 ms in 20 statements, 50-90 ms in one over a bigint array. A few
+# numbers stay a plain list, which is faster for one (87 against 124 µs).
+ARRAY_FROM = 16
+
+
+@lru_cache(maxsize=64)
+def _with_array(sql: str) -> str:
+    return sql.format(marks="SELECT unnest(CAST(? AS bigint[]))")
+
+
+def statements_for(source: Reader, query: Query[Any]) -> Sequence[tuple[str, tuple[Any, ...]]]:
+    """The statements `run_queries` sends for a query on this connection's database."""
+    st = query.statements
+    if (
+        isinstance(st, InChunks)
+        and len(st.numbers) >= ARRAY_FROM
+        and dialect_name(source) == "postgresql"
+    ):
+        return ((_with_array(st.template), (list(st.numbers), *st.tail)),)
+    return st
 
 
 def run_query(source: Reader, query: Query[T]) -> T:
@@ -400,7 +434,8 @@ def run_queries(source: Reader, queries: Sequence[Query[Any]]) -> list[Any]:
     server (about 0.9 ms on this machine), pipelined one (about 0.3 ms).
     """
     conn = _connection(source)
-    statements = [st for q in queries for st in q.statements]
+    per_query = [statements_for(conn, q) for q in queries]
+    statements = [st for sts in per_query for st in sts]
     if conn.dialect.name != "postgresql" or len(statements) < 2:
         results = [fetch_all(conn, sql, params) for sql, params in statements]
     else:
@@ -418,9 +453,9 @@ def run_queries(source: Reader, queries: Sequence[Query[Any]]) -> list[Any]:
                 cursor.close()
     answers = []
     done = 0
-    for q in queries:
-        answers.append(q.parse(chain.from_iterable(results[done : done + len(q.statements)])))
-        done += len(q.statements)
+    for q, sts in zip(queries, per_query, strict=True):
+        answers.append(q.parse(chain.from_iterable(results[done : done + len(sts)])))
+        done += len(sts)
     return answers
 
 
