@@ -17,8 +17,8 @@ from callwarden.db import (
     in_chunks,
     make_engine,
     run_queries,
-    statements_for,
     run_query,
+    statements_for,
 )
 from tests.gate_helpers import record_pec
 
