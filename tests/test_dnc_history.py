@@ -96,12 +96,15 @@ def test_the_previous_index_answers_exactly_while_it_is_kept(timeline, settings,
 
 
 def test_change_records_decide_once_the_old_index_is_gone(timeline, settings, session_factory):
-    """Three imports keep two index files: as of the first, the change list's records decide
-    (C not yet added, B not yet deleted); A and D, re-imported in full since, are unknown."""
+    """Three imports keep two index files. As of the first: B's later deletion proves it was
+    listed; C's later addition proves nothing (a change list may add a listed number); A and D
+    have no record and were re-imported in full since: all three unknown."""
     rt, marks = timeline
     got = _then(rt, settings, session_factory, marks["after_full"], [A, B, C, D, OTHER_NPA])
-    assert (got[B].status, got[C].status) == ("hit", "miss")
-    assert {(got[n].status, got[n].reason) for n in (A, D)} == {("unknown", "history_unavailable")}
+    assert got[B].status == "hit"
+    assert {(got[n].status, got[n].reason) for n in (A, C, D)} == {
+        ("unknown", "history_unavailable")
+    }
     assert got[A].as_of == datetime(2026, 11, 20, tzinfo=UTC)
     assert (got[OTHER_NPA].status, got[OTHER_NPA].reason) == ("unknown", "not_covered")
 
@@ -132,11 +135,14 @@ def test_list_then_replays_each_kind_of_snapshot(timeline, session_factory):
         first = history.list_then(s, national.id, marks["after_full"])
         second = history.list_then(s, national.id, marks["after_changes"])
         now = history.list_then(s, national.id, datetime.now(UTC))
-    assert set(first.coverage) == {404} and first.rebuilt_since(404)
+    assert set(first.coverage) == {404}
+    assert first.last_full_before(404) is not None and first.first_full_after(404) is not None
     assert second.coverage[404].obtained_at == datetime(2026, 11, 25, tzinfo=UTC)
-    assert second.rebuilt_since(404) and not second.rebuilt_since(770)
+    # the change list renewed the date, not the numbers: the last full import is still the first
+    assert second.last_full_before(404) == first.last_full_before(404)
+    assert second.first_full_after(404) is not None and second.first_full_after(770) is None
     assert now.coverage[404].obtained_at == datetime(2026, 11, 27, tzinfo=UTC)
-    assert not now.rebuilt and now.coverage_for(404) == now.coverage[404]
+    assert not now.full_after and now.coverage_for(404) == now.coverage[404]
 
 
 def test_stale_then_even_if_fresh_now(timeline, settings, session_factory):
@@ -221,3 +227,37 @@ def test_replay_as_of_before_a_change_list_addition(
     national = [s for s in then_view["lists"] if s["list"] == "national"]
     assert then_view["decision"] == "allow", then_view["reasons"]
     assert national and national[0]["status"] == "miss"
+
+
+def test_a_change_superseded_by_a_full_import_does_not_decide(
+    settings, session_factory, tmp_path, operator
+):
+    """+C by a change list, then a full import without C, then two more: as of after that
+    import (its file collected), C's old addition no longer counts: unknown, not listed."""
+    _full(settings, session_factory, tmp_path, "f1.txt", [A, B], "2026-11-20", operator)
+    dnc.import_files(
+        session_factory=session_factory,
+        settings=settings,
+        list_key="national",
+        fmt="ftc_changes",
+        paths=[write_changes(tmp_path / "c.txt", [(C, "2026-11-21T10:00:00", "A")])],
+        obtained="2026-11-21",
+        actor=operator,
+        area_codes=[404],
+    )
+    after_change = datetime.now(UTC)
+    _full(settings, session_factory, tmp_path, "f2.txt", [A], "2026-11-22", operator)
+    known = datetime.now(UTC)
+    _full(settings, session_factory, tmp_path, "f3.txt", [A, C, D], "2026-11-23", operator)
+    _full(settings, session_factory, tmp_path, "f4.txt", [A], "2026-11-24", operator)
+    rt = DncRuntime(settings=settings, session_factory=session_factory)
+    rt.load()
+    try:
+        got = _then(rt, settings, session_factory, known, [A, C])
+        early = _then(rt, settings, session_factory, after_change, [B, C])
+    finally:
+        rt.close()
+    assert {(got[n].status, got[n].reason) for n in (A, C)} == {("unknown", "history_unavailable")}
+    # as of just after the change list, its record decides C; B has no record: unknown
+    assert early[C].status == "hit"
+    assert (early[B].status, early[B].reason) == ("unknown", "history_unavailable")

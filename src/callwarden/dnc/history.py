@@ -4,11 +4,12 @@ The runtime answers from the current index. A replay as of ``known_at`` needs wh
 knew then: the coverage and its dates as the snapshots completed by then left them, and each
 number's membership then. Membership comes, in this order, from
 - the index file of the snapshot that was current then, while it is still on disk (the import
-  keeps the two newest; `_collect_garbage`);
-- the dated change-list records (`dnc_number_changes`) when every import of the number's area
-  code since was a change list: the current index with the later changes undone;
-- nothing else: a full import of the area code since, with the old index gone, leaves the
-  answer unknown (`history_unavailable`), and the gate fails closed on it.
+  keeps the newest `dnc_keep_indexes`, at least two);
+- the dated change-list records (`dnc_number_changes`) that decide it: the last one imported
+  after the area code's last full import and by then, or a deletion imported after then (and
+  before any later full import: it was listed);
+- the current index, when nothing about the number or its area code was imported since;
+- nothing else: the answer is unknown (`history_unavailable`), and the gate fails closed.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ class ListThen:
 
     coverage: dict[int | None, Coverage] = field(default_factory=dict)
     index_path: str | None = None  # the index file of the snapshot current then
-    rebuilt: set[int | None] = field(default_factory=set)  # fully re-imported since (None: all)
+    # when full imports replaced an area code's numbers (None: every area code): the last one
+    # completed by known_at, and the first one completed after it
+    full_before: dict[int | None, datetime] = field(default_factory=dict)
+    full_after: dict[int | None, datetime] = field(default_factory=dict)
 
     def coverage_for(self, npa: int | None) -> Coverage | None:
         """The coverage then for an area code (its own, else the list-wide one)."""
@@ -44,9 +48,15 @@ class ListThen:
             return self.coverage[npa]
         return self.coverage.get(None)
 
-    def rebuilt_since(self, npa: int | None) -> bool:
-        """Whether a full import replaced this area code's numbers after `known_at`."""
-        return None in self.rebuilt or npa in self.rebuilt
+    def last_full_before(self, npa: int | None) -> datetime | None:
+        """When a full import last replaced this area code's numbers by `known_at`."""
+        found = [t for t in (self.full_before.get(npa), self.full_before.get(None)) if t]
+        return max(found) if found else None
+
+    def first_full_after(self, npa: int | None) -> datetime | None:
+        """When a full import first replaced this area code's numbers after `known_at`."""
+        found = [t for t in (self.full_after.get(npa), self.full_after.get(None)) if t]
+        return min(found) if found else None
 
 
 _SNAPSHOTS_SQL = (
@@ -58,36 +68,40 @@ _SNAPSHOTS_SQL = (
 def list_then(session: Reader, list_id: int, known_at: datetime) -> ListThen:
     """Replay a list's completed snapshots up to `known_at`, as `_commit_snapshot` applied them."""
     out = ListThen()
-    for snap_id, kind, fmt, codes_text, obtained, finished, index_path in fetch_all(
+    for snap_id, kind, fmt, codes_text, obtained, finished_at, index_path in fetch_all(
         session, _SNAPSHOTS_SQL, (list_id,)
     ):
-        codes: list[int] | None = json.loads(codes_text) if codes_text else None
-        if finished is None:
+        if finished_at is None:
             continue
-        if driver_time(finished) > known_at:
+        finished = driver_time(finished_at)
+        codes: list[int] | None = json.loads(codes_text) if codes_text else None
+        replaced: list[int | None] = list(codes) if codes is not None else [None]
+        if finished > known_at:
             if kind == "full":
-                out.rebuilt.update(codes if codes is not None else [None])
+                for npa in replaced:
+                    out.full_after.setdefault(npa, finished)
             continue
         cov = Coverage(obtained_at=driver_time(obtained), snapshot_id=int(snap_id), count=0)
         out.index_path = index_path
         if kind == "changes":  # refresh what the list covers (or the area codes named)
             for npa in list(out.coverage) if codes is None else codes:
                 out.coverage[npa] = cov
-        elif fmt in ("ftc_flat", "canada_flat"):  # merge: these area codes, the rest kept
+            continue
+        for npa in replaced:
+            out.full_before[npa] = finished
+        if fmt in ("ftc_flat", "canada_flat"):  # merge: these area codes, the rest kept
             for npa in codes or ():
                 out.coverage[npa] = cov
         else:  # replace: the whole list's coverage
-            out.coverage = {npa: cov for npa in (codes if codes is not None else [None])}
+            out.coverage = {npa: cov for npa in replaced}
     return out
 
 
-def _changes_then(
-    session: Reader, list_id: int, numbers: Sequence[int], known_at: datetime
-) -> dict[int, bool]:
-    # Membership at known_at where the change records decide it: the last change imported by
-    # then, or else the first one imported after (an addition means it was not listed yet).
-    out: dict[int, bool] = {}
-    later: dict[int, bool] = {}
+def _changes(
+    session: Reader, list_id: int, numbers: Sequence[int]
+) -> dict[int, list[tuple[datetime, bool]]]:
+    # Each number's change-list records: (when their import completed, added?), in order.
+    out: dict[int, list[tuple[datetime, bool]]] = {}
     for i in range(0, len(numbers), 500):
         chunk = [int(n) for n in numbers[i : i + 500]]
         marks = ", ".join("?" * len(chunk))
@@ -99,14 +113,33 @@ def _changes_then(
             (list_id, *chunk),
         )
         for number, op, finished in rows:
-            n = int(number)
-            if driver_time(finished) <= known_at:
-                out[n] = op == "A"
-            elif n not in later:
-                later[n] = op == "D"
-    for n, listed in later.items():
-        out.setdefault(n, listed)
+            out.setdefault(int(number), []).append((driver_time(finished), op == "A"))
     return out
+
+
+def _listed_from_changes(
+    lst: LoadedList,
+    then: ListThen,
+    changes: list[tuple[datetime, bool]],
+    number: int,
+    known_at: datetime,
+) -> bool | None:
+    # Without the index file current then: a change imported after the last full import and
+    # by known_at decides (after an addition it is listed, after a deletion it is not); else a
+    # deletion after known_at (before any later full import) means it was listed; an addition
+    # there proves nothing (change lists may add a number already listed), so it is unknown;
+    # with no change since and no full import since, the number is as it is now.
+    npa = npa_of(number)
+    before, after = then.last_full_before(npa), then.first_full_after(npa)
+    settled = [added for t, added in changes if (before is None or t > before) and t <= known_at]
+    if settled:
+        return settled[-1]
+    undone = [added for t, added in changes if t > known_at and (after is None or t < after)]
+    if undone:
+        return True if not undone[0] else None
+    if after is None:
+        return lst.index.contains(number)
+    return None
 
 
 def answers_then(
@@ -130,11 +163,19 @@ def answers_then(
         then = list_then(session, lst.id, known_at)
         old = _open(dnc_dir, then.index_path, lst)
         try:
-            changed = _changes_then(session, lst.id, numbers, known_at)
+            changes = {} if old is not None else _changes(session, lst.id, numbers)
             for row, n in zip(out, numbers, strict=True):
                 for j, a in enumerate(row):
-                    if a.list_key == key:
-                        row[j] = _answer_then(lst, then, old, changed, int(n), a, at)
+                    if a.list_key != key:
+                        continue
+                    listed = (
+                        old.contains(int(n))
+                        if old is not None
+                        else _listed_from_changes(
+                            lst, then, changes.get(int(n), []), int(n), known_at
+                        )
+                    )
+                    row[j] = _answer_then(lst, then, listed, int(n), a, at)
         finally:
             if old is not None and old is not lst.index:
                 old.close()
@@ -184,27 +225,16 @@ def _open(dnc_dir: Path, rel: str | None, lst: LoadedList) -> ListIndex | None:
 def _answer_then(
     lst: LoadedList,
     then: ListThen,
-    old: ListIndex | None,
-    changed: dict[int, bool],
+    listed: bool | None,
     number: int,
     now: ListAnswer,
     at: datetime,
 ) -> ListAnswer:
     if now.reason in _TIMELESS:
         return now
-    npa = npa_of(number)
-    cov = then.coverage_for(npa)
+    cov = then.coverage_for(npa_of(number))
     if cov is None:
         return ListAnswer(lst.key, lst.kind, "unknown", "not_covered")
-    if old is not None:
-        listed: bool | None = old.contains(number)
-    elif number in changed:
-        listed = changed[number]
-    elif not then.rebuilt_since(npa):
-        # only change lists since, none about this number: it is as it is now
-        listed = lst.index.contains(number)
-    else:
-        listed = None
     if listed is None:
         return replace(
             now,
