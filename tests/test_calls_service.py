@@ -61,6 +61,21 @@ def _call(session: Any, **kw: Any) -> CallAttempt:
     return service.record_call(session=session, **values)
 
 
+def _confirm(session: Any, reservation: CallAttempt, **kw: Any) -> CallAttempt:
+    # the dialer's record of a reserved call: the reservation's facts are not repeated
+    values: dict[str, Any] = {
+        "decision_id": reservation.decision_id,
+        "number": None,
+        "seller": None,
+        "channel": None,
+        "purpose": None,
+        "technology": None,
+        "outcome": "answered",
+        "conversation": True,
+    }
+    return _call(session, **(values | kw))
+
+
 def _record(line: int, **kw: Any) -> cdr.CallRecord:
     values: dict[str, Any] = {
         "number": N1,
@@ -91,17 +106,10 @@ def test_reservation_becomes_the_call(session_factory):
         s.commit()
         facts = _history(s)
         assert [(f.id, f.state, f.connected) for f in facts] == [(res.id, "reserved", True)]
-        row = _call(
+        row = _confirm(
             s,
-            decision_id=res.decision_id,
-            number=None,
+            res,
             at=T0 + timedelta(seconds=4),
-            seller=None,
-            channel=None,
-            purpose=None,
-            technology=None,
-            outcome="answered",
-            conversation=True,
             debt_id="D-7",
             external_id="cdr-1",
             duration_seconds=61,
@@ -297,18 +305,7 @@ def test_replay_sees_a_reservation_confirmed_later_as_the_reservation(session_fa
         res = _reserve(s, at=planned, ttl=7200)
         s.commit()
         reserved_known = utcnow()
-        row = _call(
-            s,
-            decision_id=res.decision_id,
-            number=None,
-            at=placed,
-            seller=None,
-            channel=None,
-            purpose=None,
-            technology=None,
-            outcome="answered",
-            conversation=True,
-        )
+        row = _confirm(s, res, at=placed)
         s.commit()
         assert row.planned_at == planned and row.at == placed
         assert row.settled_at is not None and row.settled_at >= reserved_known

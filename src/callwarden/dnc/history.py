@@ -22,7 +22,7 @@ from pathlib import Path
 
 from callwarden.db import Reader, driver_time, fetch_all, time_binder
 from callwarden.dnc.index import ListIndex
-from callwarden.dnc.runtime import Coverage, ListAnswer, LoadedList, is_stale, npa_of
+from callwarden.dnc.runtime import Coverage, ListAnswer, LoadedList, covered_answer, npa_of
 from callwarden.logging import get_logger
 
 log = get_logger("callwarden.dnc")
@@ -244,20 +244,4 @@ def _answer_then(
             snapshot_id=cov.snapshot_id,
             in_stale_data=False,
         )
-    if is_stale(cov.obtained_at, at, lst.max_age_days):
-        return ListAnswer(
-            lst.key,
-            lst.kind,
-            "unknown",
-            "stale",
-            as_of=cov.obtained_at,
-            snapshot_id=cov.snapshot_id,
-            in_stale_data=listed,
-        )
-    return ListAnswer(
-        lst.key,
-        lst.kind,
-        "hit" if listed else "miss",
-        as_of=cov.obtained_at,
-        snapshot_id=cov.snapshot_id,
-    )
+    return covered_answer(lst, cov, listed, at)

@@ -129,6 +129,27 @@ class ListAnswer:
     entries: tuple[InternalEntry, ...] = ()
 
 
+def covered_answer(lst: LoadedList, cov: Coverage, listed: bool, at: datetime) -> ListAnswer:
+    """A covered number's answer at `at`: unknown when the copy is stale, else hit or miss."""
+    if is_stale(cov.obtained_at, at, lst.max_age_days):
+        return ListAnswer(
+            lst.key,
+            lst.kind,
+            "unknown",
+            "stale",
+            as_of=cov.obtained_at,
+            snapshot_id=cov.snapshot_id,
+            in_stale_data=listed,
+        )
+    return ListAnswer(
+        lst.key,
+        lst.kind,
+        "hit" if listed else "miss",
+        as_of=cov.obtained_at,
+        snapshot_id=cov.snapshot_id,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _State:
     lists: tuple[LoadedList, ...]
@@ -315,23 +336,7 @@ class DncRuntime:
         cov = lst.coverage_for(npa)
         if cov is None:
             return ListAnswer(lst.key, lst.kind, "unknown", "not_covered", in_stale_data=hit)
-        if is_stale(cov.obtained_at, at, lst.max_age_days):
-            return ListAnswer(
-                lst.key,
-                lst.kind,
-                "unknown",
-                "stale",
-                as_of=cov.obtained_at,
-                snapshot_id=cov.snapshot_id,
-                in_stale_data=hit,
-            )
-        return ListAnswer(
-            lst.key,
-            lst.kind,
-            "hit" if hit else "miss",
-            as_of=cov.obtained_at,
-            snapshot_id=cov.snapshot_id,
-        )
+        return covered_answer(lst, cov, hit, at)
 
     def lookup_one(self, number: int, *, at: datetime | None = None) -> list[ListAnswer]:
         """Every list's answer for one number (E.164 integer) at a moment (default now)."""
