@@ -15,12 +15,21 @@ number's membership then. Membership comes, in this order, from
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from callwarden.db import Reader, driver_time, fetch_all, time_binder
+from callwarden.db import (
+    Query,
+    Reader,
+    driver_time,
+    fetch_all,
+    in_chunks,
+    run_query,
+    time_binder,
+)
 from callwarden.dnc.index import ListIndex
 from callwarden.dnc.runtime import Coverage, ListAnswer, LoadedList, covered_answer, npa_of
 from callwarden.logging import get_logger
@@ -97,24 +106,24 @@ def list_then(session: Reader, list_id: int, known_at: datetime) -> ListThen:
     return out
 
 
+_CHANGES_SQL = (
+    "SELECT c.number, c.op, s.finished_at FROM dnc_number_changes c"
+    " JOIN dnc_snapshots s ON s.id = c.snapshot_id"
+    " WHERE c.number IN ({marks}) AND c.list_id = ? ORDER BY s.finished_at, c.id"
+)
+
+
 def _changes(
     session: Reader, list_id: int, numbers: Sequence[int]
 ) -> dict[int, list[tuple[datetime, bool]]]:
     # Each number's change-list records: (when their import completed, added?), in order.
-    out: dict[int, list[tuple[datetime, bool]]] = {}
-    for i in range(0, len(numbers), 500):
-        chunk = [int(n) for n in numbers[i : i + 500]]
-        marks = ", ".join("?" * len(chunk))
-        rows = fetch_all(
-            session,
-            "SELECT c.number, c.op, s.finished_at FROM dnc_number_changes c"
-            " JOIN dnc_snapshots s ON s.id = c.snapshot_id"
-            f" WHERE c.list_id = ? AND c.number IN ({marks}) ORDER BY s.finished_at, c.id",
-            (list_id, *chunk),
-        )
+    def parse(rows: Iterable[Any]) -> dict[int, list[tuple[datetime, bool]]]:
+        out: dict[int, list[tuple[datetime, bool]]] = {}
         for number, op, finished in rows:
             out.setdefault(int(number), []).append((driver_time(finished), op == "A"))
-    return out
+        return out
+
+    return run_query(session, Query(in_chunks(_CHANGES_SQL, numbers, (list_id,)), parse))
 
 
 def _listed_from_changes(
@@ -194,17 +203,17 @@ def internal_then(
 ) -> dict[int, list[tuple[int, str, str, datetime]]]:
     """Each number's internal entries in force at `known_at` (id, seller, channel, added_at),
     including those removed since."""
-    out: dict[int, list[tuple[int, str, str, datetime]]] = {int(n): [] for n in numbers}
-    when = time_binder(session)
-    keys = sorted(out)
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        sql = _INTERNAL_SQL.format(marks=", ".join("?" * len(chunk)))
-        for number, id_, seller, channel, added in fetch_all(
-            session, sql, (*chunk, when(known_at), when(known_at))
-        ):
+    keys = [int(n) for n in numbers]
+
+    def parse(rows: Iterable[Any]) -> dict[int, list[tuple[int, str, str, datetime]]]:
+        out: dict[int, list[tuple[int, str, str, datetime]]] = {n: [] for n in keys}
+        for number, id_, seller, channel, added in rows:
             out[int(number)].append((int(id_), str(seller), str(channel), driver_time(added)))
-    return out
+        return out
+
+    when = time_binder(session)
+    tail = (when(known_at), when(known_at))
+    return run_query(session, Query(in_chunks(_INTERNAL_SQL, keys, tail), parse))
 
 
 def _open(dnc_dir: Path, rel: str | None, lst: LoadedList) -> ListIndex | None:
