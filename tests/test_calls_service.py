@@ -213,6 +213,24 @@ def test_history_for_many_numbers_and_debts_is_chunked(session_factory):
     assert {f.id for f in facts} == ids and len(facts) == len(ids)
 
 
+def test_history_over_arrays_answers_as_the_in_lists(session_factory, monkeypatch):
+    """PostgreSQL reads many numbers and debts over two arrays: the same calls as the IN lists
+    (on SQLite both runs take the IN lists)."""
+    numbers = [14045550000 + i for i in range(40)]
+    with session_factory() as s:
+        for i, n in enumerate(numbers[::3]):
+            _call(s, number=n, debt_id=f"D-{i}", at=T0 - timedelta(hours=i))
+        _call(s, number=13125550100, debt_id="D-2")  # found by its debt only
+        _reserve(s, number=numbers[1], at=T0, ttl=3600)
+        s.commit()
+        args = {"numbers": numbers, "debt_ids": [f"D-{i}" for i in range(20)]}
+        arrays = _history(s, **args)
+        monkeypatch.setattr(service, "ARRAY_FROM", 10**9)
+        lists = _history(s, **args)
+    assert len(arrays) == len(numbers[::3]) + 2
+    assert arrays == lists
+
+
 def test_reimporting_the_same_records_is_idempotent(session_factory):
     records = [_record(i + 2, external_id=f"x-{i}", at=T0 + timedelta(minutes=i)) for i in range(3)]
     with session_factory() as s:

@@ -27,8 +27,10 @@ from callwarden.calls import cdr
 from callwarden.calls.cdr import CallRecord
 from callwarden.calls.models import CallAttempt
 from callwarden.db import (
+    ARRAY_FROM,
     Reader,
     bind_time,
+    dialect_name,
     driver_time,
     execute_many,
     fetch_all,
@@ -594,6 +596,8 @@ _LIVE_SQL = " AND at >= ? AND (state = 'placed' OR (state = 'reserved' AND expir
 # (`_as_known`), since a confirmation or release after that moment changed the row.
 _KNOWN_SQL = " AND (at >= ? OR planned_at >= ?) AND recorded_at <= ?"
 _KNOWN_EXTRA = ", expires_at, settled_at, planned_at"
+_NUMBERS_ANY = "number = ANY(CAST(? AS bigint[]))"
+_DEBTS_ANY = "debt_id = ANY(CAST(? AS text[]))"
 
 
 def load_history(
@@ -622,7 +626,13 @@ def load_history(
     else:
         tail, tail_params = _KNOWN_SQL, (when(since), when(since), when(known_at))
     rows: dict[int, Any] = {}
-    if len(numbers) <= CHUNK and len(debt_ids) <= CHUNK:
+    if dialect_name(session) == "postgresql" and max(len(numbers), len(debt_ids)) >= ARRAY_FROM:
+        # one statement per column over an array (`db.statements_for` says why)
+        for clause, values in ((_NUMBERS_ANY, numbers), (_DEBTS_ANY, debt_ids)):
+            if values:
+                for row in fetch_all(session, head + clause + tail, (values, *tail_params)):
+                    rows[row[0]] = row
+    elif len(numbers) <= CHUNK and len(debt_ids) <= CHUNK:
         # the usual decision: one number, maybe one debt, one round trip
         clauses: list[str] = []
         params: list[Any] = []
