@@ -14,6 +14,7 @@ from callwarden.config import Settings
 from callwarden.dnc import history
 from callwarden.dnc import service as dnc
 from callwarden.dnc.runtime import DncRuntime, ListAnswer
+from callwarden.gate.facts import InternalDncFact
 from callwarden.security.roles import Role
 from callwarden.security.service import Principal
 
@@ -167,11 +168,11 @@ def test_internal_entries_removed_since_still_count_then(settings, session_facto
         dnc.remove_internal(session=s, entry_id=entry.id, reason="added in error", actor=compliance)
         s.commit()
         removed = datetime.now(UTC)
-        assert history.internal_then(s, [A, B], listed)[A] == [
-            (entry.id, "*", "all", entry.added_at)
-        ]
-        assert history.internal_then(s, [A], removed) == {A: []}
-        assert history.internal_then(s, [A], entry.added_at.replace(year=2025)) == {A: []}
+        assert history.internal_then(s, [A, B], listed)[A] == (
+            InternalDncFact(entry.id, "*", "all", entry.added_at),
+        )
+        assert history.internal_then(s, [A], removed) == {A: ()}
+        assert history.internal_then(s, [A], entry.added_at.replace(year=2025)) == {A: ()}
 
 
 def test_the_gate_fails_closed_when_the_list_then_is_unknown():

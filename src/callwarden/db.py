@@ -366,30 +366,38 @@ class Query(Generic[T]):
 
 
 class InChunks(tuple[tuple[str, tuple[Any, ...]], ...]):
-    """`in_chunks`' statements, one per `IN_CHUNK` numbers (SQLite's form), knowing their
-    template, numbers and tail so PostgreSQL can take them as one statement over an array."""
+    """`in_chunks`' statements, one per `IN_CHUNK` values (SQLite's form), knowing their
+    template, values, tail and SQL type so PostgreSQL can take them as one statement over an
+    array."""
 
     template: str
-    numbers: tuple[int, ...]
+    values: tuple[Any, ...]
     tail: tuple[Any, ...]
+    sql_type: str
 
-    def __new__(cls, template: str, numbers: tuple[int, ...], tail: tuple[Any, ...]) -> InChunks:
+    def __new__(
+        cls, template: str, values: tuple[Any, ...], tail: tuple[Any, ...], sql_type: str
+    ) -> InChunks:
         statements = (
             (_with_marks(template, len(part)), (*part, *tail))
-            for part in (numbers[i : i + IN_CHUNK] for i in range(0, len(numbers), IN_CHUNK))
+            for part in (values[i : i + IN_CHUNK] for i in range(0, len(values), IN_CHUNK))
         )
         self = super().__new__(cls, statements)
-        self.template, self.numbers, self.tail = template, numbers, tail
+        self.template, self.values, self.tail, self.sql_type = template, values, tail, sql_type
         return self
 
 
-def in_chunks(sql: str, numbers: Sequence[int], tail: tuple[Any, ...] = ()) -> InChunks:
-    """`sql` with `{marks}` for an IN list of distinct numbers, once per `IN_CHUNK` of them.
+def in_chunks(
+    sql: str, values: Sequence[Any], tail: tuple[Any, ...] = (), *, sql_type: str = "bigint"
+) -> InChunks:
+    """`sql` with `{marks}` for an IN list of distinct values, once per `IN_CHUNK` of them.
 
-    The numbers are sorted, so rows ordered by number within each statement are ordered by
-    number across all of them. `tail` binds the placeholders after the list.
+    The values (numbers, or text with `sql_type="text"`) are sorted, so rows ordered by them
+    within each statement are ordered across all of them. `tail` binds the placeholders after
+    the list.
     """
-    return InChunks(sql, tuple(sorted({int(n) for n in numbers})), tail)
+    unique = sorted({int(v) for v in values}) if sql_type == "bigint" else sorted(set(values))
+    return InChunks(sql, tuple(unique), tail, sql_type)
 
 
 @lru_cache(maxsize=1024)
@@ -400,13 +408,13 @@ def _with_marks(sql: str, count: int) -> str:
 
 # PostgreSQL plans an IN list of 500 parameters for every chunk: for 10,000 numbers the
 # consents took 240-340 ms in 20 statements, 50-90 ms in one over a bigint array. A few
-# numbers stay a plain list, which is faster for one (87 against 124 µs).
+# values stay a plain list, which is faster for one (87 against 124 µs).
 ARRAY_FROM = 16
 
 
 @lru_cache(maxsize=64)
-def _with_array(sql: str) -> str:
-    return sql.format(marks="SELECT unnest(CAST(? AS bigint[]))")
+def _with_array(sql: str, sql_type: str) -> str:
+    return sql.format(marks=f"SELECT unnest(CAST(? AS {sql_type}[]))")
 
 
 def statements_for(source: Reader, query: Query[Any]) -> Sequence[tuple[str, tuple[Any, ...]]]:
@@ -414,10 +422,10 @@ def statements_for(source: Reader, query: Query[Any]) -> Sequence[tuple[str, tup
     st = query.statements
     if (
         isinstance(st, InChunks)
-        and len(st.numbers) >= ARRAY_FROM
+        and len(st.values) >= ARRAY_FROM
         and dialect_name(source) == "postgresql"
     ):
-        return ((_with_array(st.template), (list(st.numbers), *st.tail)),)
+        return ((_with_array(st.template, st.sql_type), (list(st.values), *st.tail)),)
     return st
 
 

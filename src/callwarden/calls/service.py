@@ -28,12 +28,15 @@ from callwarden.calls.cdr import CallRecord
 from callwarden.calls.models import CallAttempt
 from callwarden.db import (
     ARRAY_FROM,
+    Query,
     Reader,
     bind_time,
     dialect_name,
     driver_time,
     execute_many,
     fetch_all,
+    in_chunks,
+    run_queries,
     time_binder,
     utcnow,
 )
@@ -596,8 +599,6 @@ _LIVE_SQL = " AND at >= ? AND (state = 'placed' OR (state = 'reserved' AND expir
 # (`_as_known`), since a confirmation or release after that moment changed the row.
 _KNOWN_SQL = " AND (at >= ? OR planned_at >= ?) AND recorded_at <= ?"
 _KNOWN_EXTRA = ", expires_at, settled_at, planned_at"
-_NUMBERS_ANY = "number = ANY(CAST(? AS bigint[]))"
-_DEBTS_ANY = "debt_id = ANY(CAST(? AS text[]))"
 
 
 def load_history(
@@ -626,13 +627,10 @@ def load_history(
     else:
         tail, tail_params = _KNOWN_SQL, (when(since), when(since), when(known_at))
     rows: dict[int, Any] = {}
-    if dialect_name(session) == "postgresql" and max(len(numbers), len(debt_ids)) >= ARRAY_FROM:
-        # one statement per column over an array (`db.statements_for` says why)
-        for clause, values in ((_NUMBERS_ANY, numbers), (_DEBTS_ANY, debt_ids)):
-            if values:
-                for row in fetch_all(session, head + clause + tail, (values, *tail_params)):
-                    rows[row[0]] = row
-    elif len(numbers) <= CHUNK and len(debt_ids) <= CHUNK:
+    few = len(numbers) <= CHUNK and len(debt_ids) <= CHUNK
+    if few and (
+        max(len(numbers), len(debt_ids)) < ARRAY_FROM or dialect_name(session) != "postgresql"
+    ):
         # the usual decision: one number, maybe one debt, one round trip
         clauses: list[str] = []
         params: list[Any] = []
@@ -646,12 +644,14 @@ def load_history(
         for row in fetch_all(session, sql, (*params, *tail_params)):
             rows[row[0]] = row
     else:
-        for column, values in (("number", numbers), ("debt_id", debt_ids)):
-            for i in range(0, len(values), CHUNK):
-                chunk = values[i : i + CHUNK]
-                sql = head + f"{column} IN ({_marks(chunk)})" + tail
-                for row in fetch_all(session, sql, (*chunk, *tail_params)):
-                    rows[row[0]] = row
+        # many: IN lists per column (one array each on PostgreSQL), sent together
+        by_number = in_chunks(head + "number IN ({marks})" + tail, numbers, tail_params)
+        by_debt = in_chunks(
+            head + "debt_id IN ({marks})" + tail, debt_ids, tail_params, sql_type="text"
+        )
+        for found in run_queries(session, [Query(by_number, list), Query(by_debt, list)]):
+            for row in found:
+                rows[row[0]] = row
     if known_at is None:
         facts = [_fact(r) for r in rows.values()]
     else:

@@ -32,6 +32,7 @@ from callwarden.db import (
 )
 from callwarden.dnc.index import ListIndex
 from callwarden.dnc.runtime import Coverage, ListAnswer, LoadedList, covered_answer, npa_of
+from callwarden.gate.facts import InternalDncFact
 from callwarden.logging import get_logger
 
 log = get_logger("callwarden.dnc")
@@ -200,16 +201,17 @@ _INTERNAL_SQL = (
 
 def internal_then(
     session: Reader, numbers: Sequence[int], known_at: datetime
-) -> dict[int, list[tuple[int, str, str, datetime]]]:
-    """Each number's internal entries in force at `known_at` (id, seller, channel, added_at),
-    including those removed since."""
+) -> dict[int, tuple[InternalDncFact, ...]]:
+    """Each number's internal entries in force at `known_at`, including those removed since."""
     keys = [int(n) for n in numbers]
 
-    def parse(rows: Iterable[Any]) -> dict[int, list[tuple[int, str, str, datetime]]]:
-        out: dict[int, list[tuple[int, str, str, datetime]]] = {n: [] for n in keys}
+    def parse(rows: Iterable[Any]) -> dict[int, tuple[InternalDncFact, ...]]:
+        out: dict[int, list[InternalDncFact]] = {n: [] for n in keys}
         for number, id_, seller, channel, added in rows:
-            out[int(number)].append((int(id_), str(seller), str(channel), driver_time(added)))
-        return out
+            out[int(number)].append(
+                InternalDncFact(int(id_), str(seller), str(channel), driver_time(added))
+            )
+        return {n: tuple(v) for n, v in out.items()}
 
     when = time_binder(session)
     tail = (when(known_at), when(known_at))

@@ -682,13 +682,14 @@ class Gate:
             internal: tuple[InternalDncFact, ...] = ()
             for ans in row:
                 if ans.kind == "internal":
-                    if internal_then is None:
-                        internal = tuple(
+                    internal = (
+                        tuple(
                             InternalDncFact(e.id, e.seller, e.channel, e.added_at)
                             for e in ans.entries
                         )
-                    else:
-                        internal = tuple(InternalDncFact(*e) for e in internal_then[n])
+                        if internal_then is None
+                        else internal_then[n]
+                    )
                     continue
                 code = ans.list_key.split(":", 1)[1] if ":" in ans.list_key else ans.list_key
                 lists.append(
