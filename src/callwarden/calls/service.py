@@ -28,6 +28,7 @@ from callwarden.calls.cdr import CallRecord
 from callwarden.calls.models import CallAttempt
 from callwarden.db import (
     ARRAY_FROM,
+    IN_CHUNK,
     Query,
     Reader,
     bind_time,
@@ -51,7 +52,7 @@ log = get_logger("callwarden.calls")
 ABANDONMENT_LIMIT = 0.03
 ABANDONMENT_CITATION = "16 CFR 310.4(b)(4)(i); 47 CFR 64.1200(a)(7)"
 PERIOD_DAYS = 30
-CHUNK = 500
+CHUNK = IN_CHUNK  # values per IN list, as the gate's loaders use
 # A dialer's clock may run a little ahead of ours; a record further in the future is a mistake
 # (a wrong time zone, say) that would count toward caps, and hold calls back, for days.
 FUTURE_SLACK = timedelta(hours=1)
