@@ -25,6 +25,7 @@ from callwarden.gate.facts import (
     RegistrationFact,
     RevocationFact,
     RndFact,
+    names,
 )
 from callwarden.rules import RuleKind, load_packs
 
@@ -181,9 +182,9 @@ def consent(
     return ConsentFact(
         id,
         kind,
-        frozenset(sellers),
-        frozenset(channels),
-        frozenset(purposes),
+        names(sellers),
+        names(channels),
+        names(purposes),
         given_at,
         expires_at,
     )

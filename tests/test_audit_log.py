@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -376,3 +377,37 @@ def test_concurrent_writers_sequencing_as_they_write_keep_one_dense_tree(setting
         assert [rows[i][1] for i in ids] == subjects
     report = _verify(session_factory, Verifier(signer.public_key_text()))
     assert report.ok and report.events == 72, report.problems
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 30), timezones=st.just(UTC)
+    )
+)
+def test_a_leaf_commits_to_the_same_time_text_whichever_form_the_driver_gave(moment):
+    """SQLite's stored text (fast path) and the datetime PostgreSQL returns hash alike."""
+    stored = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    assert log._iso(stored) == moment.isoformat(timespec="microseconds")
+    assert log._iso(stored) == log._iso(moment) == log._iso(moment.replace(tzinfo=None))
+    # text in another shape (no fraction, or an offset) takes the general parse
+    other = moment.astimezone(timezone(timedelta(hours=-7))).isoformat()
+    assert log._iso(other) == log._iso(moment)
+
+
+def test_the_events_of_one_call_share_their_time(session_factory):
+    """`record_events` writes one transaction's events at one moment, in order."""
+    with session_factory() as s:
+        ids = audit.record_events(
+            session=s,
+            events=[
+                {"type": "t.x", "actor": "a", "actor_role": "r", "subject": str(i), "body": "{}"}
+                for i in range(3)
+            ],
+        )
+        s.commit()
+        rows = s.execute(
+            text("SELECT id, occurred_at, subject FROM audit_events WHERE id IN (:a, :b, :c)"),
+            dict(zip("abc", ids, strict=True)),
+        ).all()
+    assert [r.subject for r in sorted(rows)] == ["0", "1", "2"]
+    assert len({r.occurred_at for r in rows}) == 1

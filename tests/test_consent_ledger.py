@@ -325,9 +325,9 @@ def test_loaders_return_the_gate_facts(session_factory, fc):
             ConsentFact(
                 id=c.id,
                 kind="pewc",
-                sellers=frozenset({"a", "b"}),
-                channels=frozenset({"voice", "sms"}),
-                purposes=frozenset({"telemarketing"}),
+                sellers=("a", "b"),
+                channels=("sms", "voice"),
+                purposes=("telemarketing",),
                 given_at=given,
                 expires_at=expires,
             )

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from callwarden.db import (
     Query,
     ReadConnections,
+    _sqlite_time,
+    driver_time,
     fetch_all,
     in_chunks,
     make_engine,
     run_queries,
     run_query,
     statements_for,
+    time_binder,
 )
 from tests.gate_helpers import record_pec
 
@@ -274,3 +280,59 @@ def test_a_decisions_facts_are_the_loaders_answers_in_one_round_trip_on_postgres
     if engine.dialect.name == "postgresql":
         assert messages.count("Parse") + messages.count("Bind") >= 6  # six statements sent
         assert messages.count("Sync") == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1970, 1, 2),
+        max_value=datetime(9998, 12, 30),
+        timezones=st.sampled_from(
+            [
+                UTC,
+                timezone(timedelta(0)),
+                timezone(timedelta(hours=-5)),
+                timezone(timedelta(hours=5, minutes=30)),
+            ]
+        ),
+    )
+)
+def test_a_timestamp_bound_for_sqlite_reads_back_as_the_same_instant_in_utc(
+    moment: datetime,
+) -> None:
+    """`time_binder` text and `driver_time` are inverses: same instant, tz UTC, fixed width."""
+    stored = _sqlite_time(moment)
+    assert len(stored) == 26  # 'YYYY-MM-DD HH:MM:SS.ffffff': text order is time order
+    back = driver_time(stored)
+    assert back == moment
+    assert back.tzinfo is UTC
+    # text carrying its own offset (written by another tool) is honoured, not overwritten
+    assert driver_time(moment.isoformat()) == moment
+    assert driver_time(moment.replace(tzinfo=None).isoformat(" ")) == moment.replace(tzinfo=UTC)
+
+
+def test_a_naive_timestamp_is_refused_for_a_utc_column() -> None:
+    """Binding a time without a zone is a bug, not a guess at UTC."""
+    with pytest.raises(ValueError, match="naive"):
+        _sqlite_time(datetime(2026, 1, 1, 12))
+
+
+def test_timestamps_read_from_the_database_are_the_instants_written(engine: Engine) -> None:
+    """A time bound by the session's binder comes back through `driver_time` unchanged."""
+    moments = [
+        datetime(2026, 3, 8, 7, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 11, 1, 1, 30, tzinfo=timezone(timedelta(hours=-4))),
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    with engine.connect() as conn:
+        bind = time_binder(conn)
+        got = [
+            driver_time(
+                fetch_all(
+                    conn, "SELECT " + ("?" if conn.dialect.name == "sqlite" else "%s"), (bind(m),)
+                )[0][0]
+            )
+            for m in moments
+        ]
+    assert got == moments
+    assert all(g.tzinfo is UTC for g in got)

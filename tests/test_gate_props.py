@@ -29,6 +29,7 @@ from callwarden.gate.facts import (
     RegistrationFact,
     RevocationFact,
     RndFact,
+    names,
 )
 from callwarden.gate.locations import candidate_locations
 from callwarden.rules import load_packs
@@ -103,9 +104,9 @@ def offsets(low_days: float, high_days: float) -> st.SearchStrategy[timedelta]:
     )
 
 
-def subsets(values: list[str]) -> st.SearchStrategy[frozenset[str]]:
-    """A non-empty subset of `values`."""
-    return st.frozensets(st.sampled_from(values), min_size=1)
+def subsets(values: list[str]) -> st.SearchStrategy[tuple[str, ...]]:
+    """A non-empty subset of `values`, as a consent fact holds it (sorted names)."""
+    return st.frozensets(st.sampled_from(values), min_size=1).map(names)
 
 
 @st.composite
@@ -406,9 +407,9 @@ def clean_attempts(draw: st.DrawFn) -> tuple[Attempt, NumberFacts]:
             ConsentFact(
                 1,
                 draw(st.sampled_from(["pec", "pewc"])),
-                frozenset({SELLER}),
-                frozenset(CHANNELS),
-                frozenset(PURPOSES),
+                (SELLER,),
+                names(CHANNELS),
+                names(PURPOSES),
                 given,
             ),
         )

@@ -37,6 +37,7 @@ from callwarden.db import (
     execute_many,
     fetch_all,
     in_chunks,
+    memo,
     run_queries,
     time_binder,
     utcnow,
@@ -106,7 +107,8 @@ _RESERVE_SQL = (
 
 def reserve_many(*, session: Reader, reservations: Sequence[Reservation], actor: str) -> None:
     """Hold allowed attempts in the history (in the gate's transaction; one statement)."""
-    when = time_binder(session)
+    # a batch's attempts share a handful of planned times: bind each once
+    when = memo(time_binder(session))
     now = when(utcnow())
     rows = []
     for r in reservations:

@@ -39,7 +39,7 @@ from callwarden.db import (
 )
 from callwarden.errors import NotFound, ValidationFailed
 from callwarden.gate import changes
-from callwarden.gate.facts import ConsentFact, RevocationFact
+from callwarden.gate.facts import ConsentFact, RevocationFact, names
 from callwarden.security.crypto import CryptoError, FieldCipher
 from callwarden.security.roles import Role
 from callwarden.security.service import Principal
@@ -870,10 +870,10 @@ _REVOCATION_SQL = (
 
 
 @lru_cache(maxsize=10_000)
-def _name_set(stored: str) -> frozenset[str]:
+def _name_set(stored: str) -> tuple[str, ...]:
     # A consent's sellers, channels and purposes are a handful of distinct JSON lists across
     # the whole ledger: parse each text once, not once per row of every batch.
-    return frozenset(orjson.loads(stored))
+    return names(orjson.loads(stored))
 
 
 def consents_query(

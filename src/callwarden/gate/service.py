@@ -14,10 +14,9 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -58,6 +57,7 @@ from callwarden.gate.facts import (
     RegistrationFact,
     RevocationFact,
     RndFact,
+    names,
 )
 from callwarden.gate.locations import Locations
 from callwarden.gate.models import RulePackRevision
@@ -353,31 +353,20 @@ def ruleset_at_revisions(session: Session, revisions: Mapping[str, str]) -> Rule
 # --- JSON shapes for the audit trail and the API ------------------------------------------
 
 
-_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], Any]]] = {}
-_BODY_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+# orjson encodes the dataclasses itself (fields in declaration order; only dict keys are
+# sorted), so a decision's ~160 values cost no Python call each.
+_BODY_OPTIONS = orjson.OPT_SORT_KEYS
 
 
 def _plain(value: Any) -> Any:
-    # orjson calls this for what it does not encode itself: a dataclass becomes a dict (so its
-    # keys are sorted like every other object's), a set a sorted list.
-    kind = type(value)
-    known = _FIELDS.get(kind)
-    if known is None:
-        if kind is frozenset or kind is set:
-            return sorted(value)
-        if not is_dataclass(value):
-            raise TypeError(f"cannot log a {kind.__name__}")
-        names = tuple(f.name for f in fields(value))
-        # one C call reads every field; the repeated first name keeps one field a tuple too
-        # (zip stops at the last name)
-        get: Callable[[Any], Any] = attrgetter(*names, names[0])
-        known = _FIELDS[kind] = (names, get)
-    names, get = known
-    return dict(zip(names, get(value), strict=False))
+    # what orjson does not encode itself: a set becomes a sorted list
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"cannot log a {type(value).__name__}")
 
 
 def body_text(body: Mapping[str, Any]) -> str:
-    """The canonical JSON text of a decision log entry (sorted keys, no spaces, UTF-8)."""
+    """The JSON text of a decision log entry (no spaces, UTF-8; the same value, the same text)."""
     return orjson.dumps(body, default=_plain, option=_BODY_OPTIONS).decode()
 
 
@@ -430,9 +419,9 @@ def facts_from_json(data: Mapping[str, Any]) -> NumberFacts:
         consents=many(
             ConsentFact,
             data["consents"],
-            sellers=frozenset,
-            channels=frozenset,
-            purposes=frozenset,
+            sellers=names,
+            channels=names,
+            purposes=names,
             given_at=_dt,
             expires_at=_dt,
         ),
