@@ -403,3 +403,65 @@ def test_small_chunks_keep_line_numbers_and_evidence(
     assert Path(info["archived"]).read_bytes() == path.read_bytes()
     rt = _runtime(settings, session_factory)
     assert all(_status(rt, n, "national") == "hit" for n in good[::17])
+
+
+def test_batch_lookups_answer_as_single_lookups(tmp_path, settings, session_factory, operator):
+    """`lookup_many` (answers shared per list, area code and hit) equals `lookup_one` per number.
+
+    Numbers across covered, uncovered, stale and out-of-scope area codes, listed and not,
+    with and without internal entries, at a moment where one area code's copy is stale.
+    """
+    listed = [e164(n) for n in ("2125550100", "2125550101", "4045550100", "5125550100")]
+    _import(
+        settings,
+        session_factory,
+        operator,
+        "national",
+        "ftc_flat",
+        [write_flat(tmp_path / "a.txt", listed[:2])],
+    )
+    _import(
+        settings,
+        session_factory,
+        operator,
+        "national",
+        "ftc_flat",
+        [write_flat(tmp_path / "b.txt", listed[2:3])],
+        obtained="2026-10-01",  # 404 is stale at NOW; 212 is not
+    )
+    tx = tmp_path / "tx.txt"
+    tx.write_text("5125550100\n")
+    _import(settings, session_factory, operator, "state:tx", "numbers", [tx])
+    ca = write_flat(tmp_path / "416.txt", [e164("4165550100")])
+    _import(settings, session_factory, operator, "canada", "canada_flat", [ca])
+    with session_factory() as s:
+        service.add_internal(
+            session=s,
+            number=phone.parse("(212) 555-0101"),
+            channel="all",
+            seller="acme",
+            source="agent_disposition",
+            actor=Principal(name="agent-7", role=Role.AGENT),
+        )
+        s.commit()
+    rt = _runtime(settings, session_factory)
+    numbers = [
+        *listed,
+        e164("2125550199"),  # covered, not listed
+        e164("4045550199"),  # stale copy, not listed
+        e164("5125550199"),  # national copy does not cover 512
+        e164("4165550100"),  # Canada: listed on the DNCL, out of the US registry's scope
+        e164("4165550101"),
+        442071838750,  # not NANP
+    ]
+    many = rt.lookup_many(numbers, at=NOW)
+    assert many == [rt.lookup_one(n, at=NOW) for n in numbers]
+    by_key = [{a.list_key: a for a in row} for row in many]
+    assert by_key[0]["national"].status == "hit" and by_key[4]["national"].status == "miss"
+    assert by_key[2]["national"].reason == "stale" and by_key[2]["national"].in_stale_data
+    assert by_key[5]["national"].reason == "stale" and not by_key[5]["national"].in_stale_data
+    assert by_key[6]["national"].reason == "not_covered"
+    assert by_key[3]["state:TX"].status == "hit" and by_key[6]["state:TX"].status == "miss"
+    assert by_key[7]["canada"].status == "hit" and by_key[8]["canada"].status == "miss"
+    assert by_key[1]["internal"].status == "hit" and by_key[0]["internal"].status == "miss"
+    assert by_key[9]["national"].reason == "not_nanp"

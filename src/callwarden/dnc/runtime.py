@@ -129,6 +129,10 @@ class ListAnswer:
     entries: tuple[InternalEntry, ...] = ()
 
 
+# the internal list's answer for a number with no entry (shared: answers are immutable)
+_INTERNAL_MISS = ListAnswer(INTERNAL_KEY, "internal", "miss")
+
+
 def covered_answer(lst: LoadedList, cov: Coverage, listed: bool, at: datetime) -> ListAnswer:
     """A covered number's answer at `at`: unknown when the copy is stale, else hit or miss."""
     if is_stale(cov.obtained_at, at, lst.max_age_days):
@@ -351,12 +355,9 @@ class DncRuntime:
 
     def _internal_answer(self, number: int) -> ListAnswer:
         entries = self.internal_entries(number)
-        return ListAnswer(
-            INTERNAL_KEY,
-            "internal",
-            "hit" if entries else "miss",
-            entries=entries,
-        )
+        if not entries:
+            return _INTERNAL_MISS
+        return ListAnswer(INTERNAL_KEY, "internal", "hit", entries=entries)
 
     def masks(self, numbers: np.ndarray) -> np.ndarray:
         """Bulk hit masks (bit i = file-backed list i) for int64 E.164 numbers."""
@@ -383,8 +384,19 @@ class DncRuntime:
         state = self._state
         masks = state.multi.mask_many(arr) if arr.size else np.zeros(0, dtype=np.uint64)
         out: list[list[ListAnswer]] = []
+        # A file-backed list's answer depends on the number only through its area code (and
+        # whether it is listed): a batch's numbers share a few hundred answers, made once.
+        made: dict[tuple[int, int | None, bool], ListAnswer] = {}
+        lists = tuple(enumerate(state.lists))
         for n, m in zip(arr.tolist(), masks.tolist(), strict=True):
-            row = [self._answer(lst, n, bool(m >> i & 1), at) for i, lst in enumerate(state.lists)]
+            npa = npa_of(n)
+            row = []
+            for i, lst in lists:
+                hit = bool(m >> i & 1)
+                ans = made.get((i, npa, hit))
+                if ans is None:
+                    ans = made[(i, npa, hit)] = self._answer(lst, n, hit, at)
+                row.append(ans)
             row.append(self._internal_answer(n))
             out.append(row)
         return out

@@ -39,7 +39,7 @@ from callwarden.db import (
     utcnow,
 )
 from callwarden.dnc import history as dnc_history
-from callwarden.dnc.runtime import SYNC_MARKERS, DncRuntime
+from callwarden.dnc.runtime import SYNC_MARKERS, DncRuntime, ListAnswer
 from callwarden.ebr import service as ebr
 from callwarden.emergencies import service as emergencies
 from callwarden.errors import NotFound
@@ -273,6 +273,14 @@ class DecisionWriter:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _list_fact(ans: ListAnswer) -> ListFact:
+    # a file-backed list's answer as the gate decides from it
+    code = ans.list_key.split(":", 1)[1] if ":" in ans.list_key else ans.list_key
+    return ListFact(
+        ans.list_key, ans.kind, code, ans.status, ans.reason, ans.as_of, ans.snapshot_id
+    )
 
 
 def internal_error_decision(attempt: Attempt, message: str) -> Decision:
@@ -666,6 +674,8 @@ class Gate:
                 at=latest,
             )
             internal_then = dnc_history.internal_then(session, nums, known_at)
+        # answers are shared between numbers (one per list, area code and hit): so are facts
+        facts_of: dict[int, ListFact] = {}
         for n, row in zip(nums, answers, strict=True):
             lists: list[ListFact] = []
             internal: tuple[InternalDncFact, ...] = ()
@@ -680,18 +690,10 @@ class Gate:
                         else internal_then[n]
                     )
                     continue
-                code = ans.list_key.split(":", 1)[1] if ":" in ans.list_key else ans.list_key
-                lists.append(
-                    ListFact(
-                        ans.list_key,
-                        ans.kind,
-                        code,
-                        ans.status,
-                        ans.reason,
-                        ans.as_of,
-                        ans.snapshot_id,
-                    )
-                )
+                fact = facts_of.get(id(ans))
+                if fact is None:
+                    fact = facts_of[id(ans)] = _list_fact(ans)
+                lists.append(fact)
             out[n] = NumberFacts(
                 number=n,
                 lists=tuple(lists),
