@@ -13,9 +13,11 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from callwarden.gate import locations
 from callwarden.gate.decide import Attempt, Decision, GateRules, decide
 from callwarden.gate.facts import (
     CallFact,
@@ -32,6 +34,7 @@ from callwarden.gate.facts import (
     names,
 )
 from callwarden.gate.locations import candidate_locations
+from callwarden.phone import InvalidPhoneNumber, in_service_npas
 from callwarden.rules import load_packs
 from callwarden.rules.windows import evaluate_hours
 from tests.gate_helpers import (
@@ -480,3 +483,37 @@ def test_decisions_are_deterministic(data: st.DataObject) -> None:
     fresh = decide(a, f, GATE_FRESH)
     assert fresh.reasons == first.reasons
     assert fresh == first
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    npa=st.sampled_from(in_service_npas(None, include_non_geographic=True)),
+    nxx=st.integers(0, 999),
+    line=st.integers(0, 9999),
+    known=st.lists(
+        st.builds(
+            LocationFact,
+            country=st.sampled_from(["US", "CA"]),
+            state=st.one_of(st.none(), st.sampled_from(["FL", "AZ", "TX", "ON", "NY", "ZZ"])),
+            zip=st.one_of(st.none(), st.sampled_from(["33101", "85001"])),
+        ),
+        max_size=3,
+    ),
+)
+def test_locations_made_per_area_code_are_those_made_per_number(
+    npa: int, nxx: int, line: int, known: list[LocationFact]
+) -> None:
+    """`candidate_locations`' shared per-area-code answer equals the number's own derivation.
+
+    Any exchange (valid or not) and any CRM locations: a plain number takes the area code's
+    cached answer, any other the per-number path; both must say the same.
+    """
+    number = 10_000_000_000 + npa * 10_000_000 + nxx * 10_000 + line
+    try:
+        own = locations._union(locations._from_number(number), known)
+    except InvalidPhoneNumber:
+        with pytest.raises(InvalidPhoneNumber):
+            candidate_locations(number, known)
+        return
+    assert candidate_locations(number, known) == own
+    assert candidate_locations(number, tuple(known)) == own

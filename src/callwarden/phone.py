@@ -383,6 +383,17 @@ def normalize_many(
     return np.array(digits, dtype=np.int64), reasons
 
 
+def in_service_area_code(number: int) -> int | None:
+    """The area code of a NANP number (E.164 int) whose area code is in service and whose
+    exchange is valid, else None: what such a number's zones and states depend on alone."""
+    if _NANP_BASE <= number < 2 * _NANP_BASE:
+        national = number - _NANP_BASE
+        npa, nxx = national // 10_000_000, national // 10_000 % 1000
+        if _status()[npa] == _IN_SERVICE and nxx >= 200 and nxx % 100 != 11:
+            return npa
+    return None
+
+
 def candidate_time_zones(number: PhoneNumber | int) -> tuple[str, ...]:
     """Candidate IANA zones of a number (a ``PhoneNumber`` or E.164 digits as an int).
 

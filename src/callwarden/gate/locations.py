@@ -72,7 +72,24 @@ def _from_number(number: int) -> tuple[str | None, tuple[str, ...], tuple[str, .
 
 def candidate_locations(number: int, known: Sequence[LocationFact] = ()) -> Locations:
     """The union of the area code's locations and every location the CRM knows."""
-    country, states, zones = _from_number(number)
+    # A plain NANP number's locations depend only on its area code: a batch of 10,000 numbers
+    # makes a few hundred, not one per number (the per-number cache misses on a cold batch).
+    npa = phone.in_service_area_code(number)
+    if npa is not None:
+        return _locations(npa, tuple(known))
+    return _union(_from_number(number), known)
+
+
+@lru_cache(maxsize=65536)
+def _locations(npa: int, known: tuple[LocationFact, ...]) -> Locations:
+    # `npa`'s first number stands for all of them (see `phone.in_service_area_code`)
+    return _union(_from_number(10_000_000_000 + npa * 10_000_000 + 2_000_000), known)
+
+
+def _union(
+    origin: tuple[str | None, tuple[str, ...], tuple[str, ...]], known: Sequence[LocationFact]
+) -> Locations:
+    country, states, zones = origin
     countries = [country] if country else []
     all_states = list(states)
     all_zones = list(zones)
