@@ -226,7 +226,8 @@ def _live_ebr(
     # begun by the earliest and not have ended by the latest. The strictest country's window
     # decides when a number may be in more than one.
     country = "US" if "US" in countries or not countries else countries[0]
-    for event in sorted(events, key=lambda e: e.occurred_on, reverse=True):
+    newest_first = sorted(events, key=_occurred_on, reverse=True) if len(events) > 1 else events
+    for event in newest_first:
         if event.seller != seller or event.kind not in kinds or event.occurred_on > first:
             continue
         if event.ended_on is not None and event.ended_on <= last:
@@ -272,21 +273,30 @@ class _ConsentView:
 
 def _consents(a: Attempt, facts: NumberFacts, reach_all: bool) -> _ConsentView:
     view = _ConsentView([], [])
+    revocations = facts.revocations
     for c in facts.consents:
         if c.given_at > a.at or (c.expires_at is not None and c.expires_at <= a.at):
             continue
         if not _covers(c, a, named=False):
             continue
-        hit = next((r for r in facts.revocations if _revokes(r, c, a, reach_all)), None)
+        hit = (
+            next((r for r in revocations if _revokes(r, c, a, reach_all)), None)
+            if revocations
+            else None
+        )
         if hit is None:
             view.valid.append(c)
         else:
             view.revoked.append((c, hit))
+    if len(view.valid) > 1:
+        # newest first, once: `_best` is asked two or three times per attempt (stable, so
+        # consents given at the same instant keep their order, as the sort per ask did)
+        view.valid.sort(key=_given_at, reverse=True)
     return view
 
 
 def _best(view: _ConsentView, a: Attempt, level: str) -> ConsentFact | None:
-    for c in sorted(view.valid, key=lambda c: c.given_at, reverse=True):
+    for c in view.valid:  # newest first
         if level == "pewc" and (c.kind != "pewc" or a.seller not in c.sellers):
             continue
         return c
@@ -319,6 +329,25 @@ def _in_scope(rule: Rule, call: CallFact) -> bool:
         and call.channel in scope.channels
         and (not scope.technologies or call.technology in scope.technologies)
     )
+
+
+def _occurred_on(e: EbrFact) -> date:
+    return e.occurred_on
+
+
+def _given_at(c: ConsentFact) -> datetime:
+    return c.given_at
+
+
+@lru_cache(maxsize=8192)
+def _local(at: datetime, zone: str) -> datetime:
+    # A batch's attempts share a few instants and zones: convert each pair once.
+    return at.astimezone(_zone(zone))
+
+
+@lru_cache(maxsize=8192)
+def _local_text(at: datetime, zone: str) -> str:
+    return _local(at, zone).isoformat()
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -393,7 +422,7 @@ def frame(a: Attempt, facts: NumberFacts, gr: GateRules) -> Frame:
     if a.at.tzinfo is None:
         raise ValueError("attempt time must be timezone-aware")
     loc = candidate_locations(a.number, facts.locations)
-    local_at = {z: a.at.astimezone(_zone(z)) for z in loc.zones}
+    local_at = {z: _local(a.at, z) for z in loc.zones}
     zone_days = frozenset(t.date() for t in local_at.values())
     days = tuple(sorted(zone_days | {a.at.astimezone(UTC).date()}))
     covered = tuple(c for c in loc.countries if c in gr.countries)
@@ -713,23 +742,24 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
     retry_at = None
     if reasons and all(r.code in _HOURS_CODES.values() for r in reasons):
         retry_at = next_allowed_selected(hours_rules, after=a.at, zones=loc.zones, consents=lifts)
-    local_times = tuple((z, t.isoformat()) for z, t in local_at.items())
-    return Decision(
-        allowed=not reasons,
-        reasons=tuple(reasons),
-        # duties belong to a call that may be placed
-        obligations=tuple(obligations) if not reasons else (),
-        locations=loc,
-        local_times=local_times,
-        rules_applied=selected.ids,
-        consent_id=consent_used.id if consent_used else None,
-        ebr_id=ebr.id if ebr else None,
-        retry_at=retry_at,
-        exemptions=tuple(exemptions),
+    local_times = tuple((z, _local_text(a.at, z)) for z in local_at)
+    return Decision(  # positional: a batch makes 10,000 (allowed, reasons, obligations...)
+        not reasons,
+        tuple(reasons),
+        tuple(obligations) if not reasons else (),  # duties belong to a call that may be placed
+        loc,
+        local_times,
+        selected.ids,
+        consent_used.id if consent_used else None,
+        ebr.id if ebr else None,
+        retry_at,
+        tuple(exemptions),
     )
 
 
 def _missing_requirement(gr: GateRules, rule: Rule, a: Attempt, reasons: list[Reason]) -> bool:
+    if not rule.requires:
+        return False
     missing = [
         name
         for name, value in (
@@ -772,9 +802,13 @@ def _rnd_reason(
             f"last {rule.max_result_age_days} days",
         )
     # the newest answer; on a tie "no data" wins over "no" (fail closed)
-    latest = max(usable, key=lambda r: (r.queried_at, r.consent_date, r.result != "no"))
+    latest = (
+        usable[0]
+        if len(usable) == 1
+        else max(usable, key=lambda r: (r.queried_at, r.consent_date, r.result != "no"))
+    )
     # A disconnection is permanent: one "yes" outweighs any later "no data" (or "no").
-    if any(r.result == "yes" for r in usable):
+    if latest.result == "yes" or any(r.result == "yes" for r in usable):
         return _reason(
             gr,
             rule,
