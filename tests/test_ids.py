@@ -112,3 +112,27 @@ def test_the_text_is_the_standard_uuid_form() -> None:
     for _ in range(1000):
         text = ids.uuid7()
         assert text == str(uuid.UUID(text))
+
+
+def test_a_batch_of_ids_is_unique_rising_and_after_the_ids_before_it() -> None:
+    """`uuid7_many`: 10,000 valid version 7 ids at once, in order, each after the last id."""
+    before = ids.uuid7()
+    batch = ids.uuid7_many(10_000)
+    after = ids.uuid7()
+    assert len(set(batch)) == 10_000
+    assert [before, *batch, after] == sorted([before, *batch, after])
+    assert before < batch[0] and batch[-1] < after
+    for text in batch[::997]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+
+
+def test_a_batch_takes_random_bits_per_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within one clock reading each id draws its own bits: no id is its neighbour plus one
+    unless the draw fell at or below the previous id."""
+    draws = iter([5, 3, 900, 7])
+    monkeypatch.setattr(ids.time, "time_ns", lambda: 1_790_000_000_123_456_789)
+    monkeypatch.setattr(ids, "_random62", lambda: next(draws))
+    monkeypatch.setattr(ids, "_last", 0)
+    low = [uuid.UUID(t).int & ((1 << 62) - 1) for t in ids.uuid7_many(4)]
+    assert low == [5, 6, 900, 901]  # 3 <= 5 steps to 6; 7 <= 900 steps to 901

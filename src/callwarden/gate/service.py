@@ -61,7 +61,7 @@ from callwarden.gate.facts import (
 )
 from callwarden.gate.locations import Locations
 from callwarden.gate.models import RulePackRevision
-from callwarden.ids import uuid7
+from callwarden.ids import uuid7, uuid7_many
 from callwarden.logging import get_logger
 from callwarden.numbers import service as numbers
 from callwarden.rnd import service as rnd
@@ -921,40 +921,44 @@ class Gate:
             for b in batches:
                 held_now: list[calls.Reservation] = []
                 b.records = []
-                for a, (d, f) in zip(b.attempts, b.results, strict=True):
-                    decision_id = uuid7()  # time-ordered: index inserts append
+                revisions_for = b.rules.revisions_for
+                # time-ordered ids, so index inserts append; made for the batch at once
+                names = uuid7_many(len(b.attempts))
+                for decision_id, a, (d, f) in zip(names, b.attempts, b.results, strict=True):
                     held = b.reserve and d.allowed
                     # held from now until the planned time plus the grace period
                     expires = max(b.now, a.at) + hold
                     if held:
                         held_now.append(
-                            calls.Reservation(
-                                decision_id=decision_id,
-                                number=a.number,
-                                at=a.at,
-                                expires_at=expires,
-                                seller=a.seller,
-                                campaign=a.campaign,
-                                subject=a.subject,
-                                debt_id=a.debt_id,
-                                channel=a.channel,
-                                purpose=a.purpose,
-                                technology=a.technology,
-                                caller_id=a.caller_id,
+                            calls.Reservation(  # positional: one per allowed attempt
+                                decision_id,
+                                a.number,
+                                a.at,
+                                expires,
+                                a.seller,
+                                a.campaign,
+                                a.subject,
+                                a.debt_id,
+                                a.channel,
+                                a.purpose,
+                                a.technology,
+                                a.caller_id,
                             )
                         )
+                    # positional, in DecisionRecord's field order; the receipt comes after
+                    # the commit (`_receipted`)
                     b.records.append(
                         DecisionRecord(
-                            id=decision_id,
-                            attempt=a,
-                            decision=d,
-                            facts=f,
-                            revisions=b.rules.revisions_for(d.rules_applied),
-                            decided_at=b.now,
-                            known_at=b.known_at,
-                            reservation_expires_at=expires if held else None,
-                            audit_event_id=None,
-                            audit_sha256=None,
+                            decision_id,
+                            a,
+                            d,
+                            f,
+                            revisions_for(d.rules_applied),
+                            b.now,
+                            b.known_at,
+                            expires if held else None,
+                            None,
+                            None,
                         )
                     )
                 calls.reserve_many(session=session, reservations=held_now, actor=b.actor)
