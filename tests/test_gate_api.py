@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import subprocess
@@ -126,6 +127,12 @@ def test_listed_number_is_denied_with_reason_citation_and_receipt(
         assert event is not None and event.subject == out["decision_id"]
         body = json.loads(event.body)
         assert body["decision"] == "deny" and body["reasons"][0]["code"] == "registry_listed"
+        # the receipt hashes the stored body, and the body is canonical JSON: an auditor who
+        # re-serialises the parsed body (sorted keys, no spaces) gets the hashed bytes back
+        assert hashlib.sha256(event.body.encode()).hexdigest() == out["audit"]["sha256"]
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert canonical == event.body
+        assert body["facts"]["consents"] == [] and body["facts"]["lists"][0]["list_key"]
 
 
 def test_allowed_decision_reserves_and_call_record_confirms(

@@ -14,9 +14,10 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -361,20 +362,34 @@ def ruleset_at_revisions(session: Session, revisions: Mapping[str, str]) -> Rule
 # --- JSON shapes for the audit trail and the API ------------------------------------------
 
 
-# orjson encodes the dataclasses itself (fields in declaration order; only dict keys are
-# sorted), so a decision's ~160 values cost no Python call each.
-_BODY_OPTIONS = orjson.OPT_SORT_KEYS
+_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], Any]]] = {}
+# Canonical JSON: keys sorted at every level, so an auditor re-serialising a parsed body gets
+# the bytes its receipt hashes. orjson sorts dict keys but writes a dataclass's fields in
+# declaration order, so dataclasses pass through `_plain` (one call each) and become dicts.
+_BODY_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def _plain(value: Any) -> Any:
-    # what orjson does not encode itself: a set becomes a sorted list
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"cannot log a {type(value).__name__}")
+    # orjson calls this for what it does not encode itself: a dataclass becomes a dict (so its
+    # keys are sorted like every other object's), a set a sorted list.
+    kind = type(value)
+    known = _FIELDS.get(kind)
+    if known is None:
+        if kind is frozenset or kind is set:
+            return sorted(value)
+        if not is_dataclass(value):
+            raise TypeError(f"cannot log a {kind.__name__}")
+        names = tuple(f.name for f in fields(value))
+        # one C call reads every field; the repeated first name keeps one field a tuple too
+        # (zip stops at the last name)
+        get: Callable[[Any], Any] = attrgetter(*names, names[0])
+        known = _FIELDS[kind] = (names, get)
+    names, get = known
+    return dict(zip(names, get(value), strict=False))
 
 
 def body_text(body: Mapping[str, Any]) -> str:
-    """The JSON text of a decision log entry (no spaces, UTF-8; the same value, the same text)."""
+    """The canonical JSON text of a decision log entry (sorted keys, no spaces, UTF-8)."""
     return orjson.dumps(body, default=_plain, option=_BODY_OPTIONS).decode()
 
 
