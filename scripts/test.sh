@@ -17,10 +17,8 @@ echo "== mypy"
 
 PG_URL="${CALLWARDEN_TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 
-echo "== tests on SQLite"
-CALLWARDEN_TEST_DATABASE_URL="" .venv/bin/pytest -q --cov=callwarden --cov-report=term:skip-covered "$@"
-
-if .venv/bin/python - "$PG_URL" <<'PYEOF'
+pg_reachable() {
+    .venv/bin/python - "$PG_URL" <<'PYEOF'
 import sys
 import sqlalchemy
 try:
@@ -30,12 +28,38 @@ except Exception as exc:
     print(f"PostgreSQL unreachable: {exc.__class__.__name__}")
     sys.exit(1)
 PYEOF
-then
+}
+
+if pg_reachable; then
+    # The two halves at once: each is one mostly single-threaded pytest process, and the
+    # machine has two cores (run one after the other they took twice as long). Each writes
+    # its own log, printed when both are done; coverage is measured on the SQLite half.
+    logs="$(mktemp -d)"
+    echo "== tests on SQLite and on PostgreSQL ($PG_URL), side by side"
+    CALLWARDEN_TEST_DATABASE_URL="" .venv/bin/pytest -q \
+        --cov=callwarden --cov-report=term:skip-covered "$@" >"$logs/sqlite.log" 2>&1 &
+    sqlite_pid=$!
+    CALLWARDEN_TEST_DATABASE_URL="$PG_URL" .venv/bin/pytest -q -p no:cacheprovider "$@" \
+        >"$logs/postgresql.log" 2>&1 &
+    pg_pid=$!
+    sqlite_rc=0
+    pg_rc=0
+    wait "$sqlite_pid" || sqlite_rc=$?
+    wait "$pg_pid" || pg_rc=$?
+    echo "== tests on SQLite"
+    cat "$logs/sqlite.log"
     echo "== tests on PostgreSQL ($PG_URL)"
-    CALLWARDEN_TEST_DATABASE_URL="$PG_URL" .venv/bin/pytest -q "$@"
+    cat "$logs/postgresql.log"
+    rm -rf "$logs"
+    if [ "$sqlite_rc" -ne 0 ] || [ "$pg_rc" -ne 0 ]; then
+        echo "FAILED: SQLite half exit $sqlite_rc, PostgreSQL half exit $pg_rc" >&2
+        exit 1
+    fi
 elif [ -n "${CI:-}" ]; then
     echo "PostgreSQL is required in CI but is not reachable at $PG_URL" >&2
     exit 1
 else
+    echo "== tests on SQLite"
+    CALLWARDEN_TEST_DATABASE_URL="" .venv/bin/pytest -q --cov=callwarden --cov-report=term:skip-covered "$@"
     echo "== SKIPPED the PostgreSQL half: nothing answers at $PG_URL (start PostgreSQL, or set CALLWARDEN_TEST_PG_URL)"
 fi
