@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -412,23 +413,10 @@ def test_batch_lookups_answer_as_single_lookups(tmp_path, settings, session_fact
     with and without internal entries, at a moment where one area code's copy is stale.
     """
     listed = [e164(n) for n in ("2125550100", "2125550101", "4045550100", "5125550100")]
-    _import(
-        settings,
-        session_factory,
-        operator,
-        "national",
-        "ftc_flat",
-        [write_flat(tmp_path / "a.txt", listed[:2])],
-    )
-    _import(
-        settings,
-        session_factory,
-        operator,
-        "national",
-        "ftc_flat",
-        [write_flat(tmp_path / "b.txt", listed[2:3])],
-        obtained="2026-10-01",  # 404 is stale at NOW; 212 is not
-    )
+    national = partial(_import, settings, session_factory, operator, "national", "ftc_flat")
+    national([write_flat(tmp_path / "a.txt", listed[:2])])
+    # 404 is stale at NOW; 212 is not
+    national([write_flat(tmp_path / "b.txt", listed[2:3])], obtained="2026-10-01")
     tx = tmp_path / "tx.txt"
     tx.write_text("5125550100\n")
     _import(settings, session_factory, operator, "state:tx", "numbers", [tx])
