@@ -35,12 +35,17 @@ if pg_reachable; then
     # machine has two cores (run one after the other they took twice as long). Each writes
     # its own log, printed when both are done; coverage is measured on the SQLite half.
     logs="$(mktemp -d)"
+    sqlite_pid=""
+    pg_pid=""
+    # background jobs ignore Ctrl-C in a script: stop both halves ourselves
+    trap 'kill $sqlite_pid $pg_pid 2>/dev/null; rm -rf "$logs"; exit 130' INT TERM
     echo "== tests on SQLite and on PostgreSQL ($PG_URL), side by side"
     CALLWARDEN_TEST_DATABASE_URL="" .venv/bin/pytest -q \
         --cov=callwarden --cov-report=term:skip-covered "$@" >"$logs/sqlite.log" 2>&1 &
     sqlite_pid=$!
-    CALLWARDEN_TEST_DATABASE_URL="$PG_URL" .venv/bin/pytest -q -p no:cacheprovider "$@" \
-        >"$logs/postgresql.log" 2>&1 &
+    # its own cache directory, so `--lf` works for each half and they never write one file
+    CALLWARDEN_TEST_DATABASE_URL="$PG_URL" .venv/bin/pytest -q \
+        -o cache_dir=.pytest_cache/postgresql "$@" >"$logs/postgresql.log" 2>&1 &
     pg_pid=$!
     sqlite_rc=0
     pg_rc=0
@@ -51,6 +56,7 @@ if pg_reachable; then
     echo "== tests on PostgreSQL ($PG_URL)"
     cat "$logs/postgresql.log"
     rm -rf "$logs"
+    trap - INT TERM
     if [ "$sqlite_rc" -ne 0 ] || [ "$pg_rc" -ne 0 ]; then
         echo "FAILED: SQLite half exit $sqlite_rc, PostgreSQL half exit $pg_rc" >&2
         exit 1

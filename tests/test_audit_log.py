@@ -394,6 +394,13 @@ def test_a_leaf_commits_to_the_same_time_text_whichever_form_the_driver_gave(mom
     assert log._iso(other) == log._iso(moment)
 
 
+def test_text_shaped_like_sqlites_but_with_an_offset_is_parsed():
+    """26 characters, the space and the dot in place, but an offset after the fraction: the
+    fast path must not copy it through as UTC."""
+    odd = "2026-01-01 10:00:00.1+0100"
+    assert log._iso(odd) == "2026-01-01T09:00:00.100000+00:00"
+
+
 def test_the_events_of_one_call_share_their_time(session_factory):
     """`record_events` writes one transaction's events at one moment, in order."""
     with session_factory() as s:

@@ -6,6 +6,7 @@ import contextlib
 import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from callwarden.db import (
     fetch_all,
     in_chunks,
     make_engine,
+    memo,
     run_queries,
     run_query,
     statements_for,
@@ -309,6 +311,25 @@ def test_a_timestamp_bound_for_sqlite_reads_back_as_the_same_instant_in_utc(
     # text carrying its own offset (written by another tool) is honoured, not overwritten
     assert driver_time(moment.isoformat()) == moment
     assert driver_time(moment.replace(tzinfo=None).isoformat(" ")) == moment.replace(tzinfo=UTC)
+
+
+def test_text_that_is_not_a_full_timestamp_takes_the_general_parse() -> None:
+    """A date alone (or compact) is midnight UTC, as before the fast path, never naive."""
+    for text_ in ("2024-01-01", "20240101"):
+        assert driver_time(text_) == datetime(2024, 1, 1, tzinfo=UTC)
+        assert driver_time(text_).tzinfo is UTC
+    assert driver_time("2026-05-13T03:38:25Z") == datetime(2026, 5, 13, 3, 38, 25, tzinfo=UTC)
+
+
+def test_times_that_differ_only_in_fold_are_bound_apart() -> None:
+    """New York's 01:30 on 2026-11-01 happens twice; `memo` must not hand one the other's text
+    (Python calls the two equal)."""
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    second = first.replace(fold=1)
+    assert first == second  # what a plain cache would key on
+    bind = memo(_sqlite_time)
+    assert bind(first) == "2026-11-01 05:30:00.000000"
+    assert bind(second) == "2026-11-01 06:30:00.000000"
 
 
 def test_a_naive_timestamp_is_refused_for_a_utc_column() -> None:

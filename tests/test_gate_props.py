@@ -64,6 +64,7 @@ from tests.gate_helpers import (
     UK,
     UT,
     VANCOUVER,
+    attempt,
     list_fact,
     lists,
     nanp,
@@ -517,3 +518,17 @@ def test_locations_made_per_area_code_are_those_made_per_number(
         return
     assert candidate_locations(number, known) == own
     assert candidate_locations(number, tuple(known)) == own
+
+
+def test_the_repeated_hour_gives_two_local_times_not_one_cached() -> None:
+    """rules.md §0 (IANA zones, DST change days): 01:30 on New York's fall-back day happens
+    twice. The decision's local times are cached per instant and zone; the two readings,
+    equal in Python but an hour apart, must each get their own."""
+    ny = ZoneInfo("America/New_York")
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=ny)
+    second = first.replace(fold=1)
+    assert first == second  # what a plain cache would key on
+    facts = NumberFacts(number=GA)
+    local = {at.fold: decide(attempt(GA, at), facts, GATE).local_times for at in (first, second)}
+    assert dict(local[0])["America/New_York"] == "2026-11-01T01:30:00-04:00"
+    assert dict(local[1])["America/New_York"] == "2026-11-01T01:30:00-05:00"

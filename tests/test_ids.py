@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -128,11 +129,21 @@ def test_a_batch_of_ids_is_unique_rising_and_after_the_ids_before_it() -> None:
 
 
 def test_a_batch_takes_random_bits_per_id(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Within one clock reading each id draws its own bits: no id is its neighbour plus one
-    unless the draw fell at or below the previous id."""
-    draws = iter([5, 3, 900, 7])
+    """Within one clock reading each id draws its own bits; a draw at or below the previous id
+    steps past it by 1 + the draw's low 32 bits, so ids made together are not a counter."""
+    draws = iter([5, 3, 900, 7, (1 << 40) + 2])
     monkeypatch.setattr(ids.time, "time_ns", lambda: 1_790_000_000_123_456_789)
     monkeypatch.setattr(ids, "_random62", lambda: next(draws))
     monkeypatch.setattr(ids, "_last", 0)
-    low = [uuid.UUID(t).int & ((1 << 62) - 1) for t in ids.uuid7_many(4)]
-    assert low == [5, 6, 900, 901]  # 3 <= 5 steps to 6; 7 <= 900 steps to 901
+    low = [uuid.UUID(t).int & ((1 << 62) - 1) for t in ids.uuid7_many(5)]
+    # 3 <= 5: 5 + 1 + 3; 7 <= 900: 900 + 1 + 7; 2**40 + 2 > 908 is taken as drawn
+    assert low == [5, 9, 900, 908, (1 << 40) + 2]
+
+
+def test_ids_made_in_one_instant_are_not_a_counter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stopped clock: 1,000 ids still rise, and their steps vary (random, not +1)."""
+    monkeypatch.setattr(ids.time, "time_ns", lambda: 1_790_000_000_123_456_789)
+    made = [uuid.UUID(t).int for t in ids.uuid7_many(1000)]
+    steps = [b - a for a, b in itertools.pairwise(made)]
+    assert all(step > 0 for step in steps)
+    assert len(set(steps)) > 900

@@ -492,12 +492,14 @@ def bind_time(session: Reader, value: datetime) -> Any:
 
 def memo(fn: Callable[[datetime], Any]) -> Callable[[datetime], Any]:
     """`fn` remembering its answers, for one loop over rows that repeat a few times."""
-    seen: dict[datetime, Any] = {}
+    # keyed with `fold`: two times of one zone that differ only in it are equal in Python
+    seen: dict[tuple[datetime, int], Any] = {}
 
     def cached(value: datetime) -> Any:
-        found = seen.get(value)
+        key = (value, value.fold)
+        found = seen.get(key)
         if found is None:
-            found = seen[value] = fn(value)
+            found = seen[key] = fn(value)
         return found
 
     return cached
@@ -532,8 +534,12 @@ def driver_time(value: Any) -> datetime:
         # SQLite's naive UTC text parsed aware in one call: a `replace(tzinfo=UTC)` after
         # the parse costs several times the parse, and a batch reads tens of thousands.
         try:
-            return datetime.fromisoformat(value + _UTC_SUFFIX)
+            fast: datetime | None = datetime.fromisoformat(value + _UTC_SUFFIX)
         except ValueError:  # the text carries its own offset
-            value = datetime.fromisoformat(value)
+            fast = None
+        if fast is not None and fast.tzinfo is not None:
+            return fast
+        # a date alone ('2026-01-01+00:00' reads as a naive midnight) or an offset of its own
+        value = datetime.fromisoformat(value)
     stamp: datetime = value
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)

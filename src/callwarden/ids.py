@@ -5,7 +5,8 @@ decision id (reservations, the audit subject), so a batch of 10,000 touched thou
 index pages; a time-ordered id appends. The `uuid6` package drifts its timestamp ahead by a
 millisecond for every id beyond one per millisecond, and Python's own `uuid.uuid7` arrives in
 3.14, so this is the RFC's method 3 in a few lines: 48 bits of Unix milliseconds, 12 bits of
-sub-millisecond fraction, 62 random bits, and a step of one whenever the clock has not moved.
+sub-millisecond fraction, 62 random bits, and a random step (1 to 2**32) past the previous id
+whenever the clock has not moved.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import uuid
 _lock = threading.Lock()
 _last = 0  # the last id's 122 free bits: milliseconds, fraction, random, in that order
 _RANDOM = (1 << 62) - 1
+_STEP = (1 << 32) - 1
 # Random bits drawn from the OS 4 KB at a time: one system call per 512 ids, not per id.
 _pool = b""
 _taken = 0
@@ -61,11 +63,13 @@ def uuid7_many(count: int) -> list[str]:
     with _lock:
         last = _last
         for _ in range(count):
-            bits = stamp | _random62()
+            drawn = _random62()
+            bits = stamp | drawn
             if bits <= last:
-                # the same 244 ns slot (or a clock step back): keep the order, stay unique; a
-                # carry runs from the random bits into the fraction and the milliseconds
-                bits = last + 1
+                # the same 244 ns slot (or a clock step back): keep the order, stay unique, and
+                # step by a random amount (up to 2**32), so ids made together are not a counter;
+                # a carry runs from the random bits into the fraction and the milliseconds
+                bits = last + 1 + (drawn & _STEP)
             made.append(bits)
             last = bits
         _last = last

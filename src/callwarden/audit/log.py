@@ -72,7 +72,7 @@ def _quoted(text: str) -> str:
 
 def _iso(value: Any) -> str:
     if isinstance(value, str):  # read through the driver on SQLite
-        if len(value) == 26 and value[10] == " " and value[19] == ".":
+        if len(value) == 26 and value[10] == " " and value[19] == "." and value[20:].isdigit():
             # SQLite's fixed-width naive UTC text: the same characters as the parse below
             # gives, without its three calls (a batch of decisions hashes 10,000 leaves)
             return f"{value[:10]}T{value[11:]}+00:00"

@@ -339,14 +339,24 @@ def _given_at(c: ConsentFact) -> datetime:
     return c.given_at
 
 
-@lru_cache(maxsize=8192)
 def _local(at: datetime, zone: str) -> datetime:
-    # A batch's attempts share a few instants and zones: convert each pair once.
+    # A batch's attempts share a few instants and zones: convert each pair once. `fold` is
+    # part of the key: two times of one zone that differ only in it are equal (and hash
+    # alike) in Python, yet an hour apart.
+    return _local_at(at, at.fold, zone)
+
+
+@lru_cache(maxsize=8192)
+def _local_at(at: datetime, fold: int, zone: str) -> datetime:
     return at.astimezone(_zone(zone))
 
 
-@lru_cache(maxsize=8192)
 def _local_text(at: datetime, zone: str) -> str:
+    return _local_text_at(at, at.fold, zone)
+
+
+@lru_cache(maxsize=8192)
+def _local_text_at(at: datetime, fold: int, zone: str) -> str:
     return _local(at, zone).isoformat()
 
 

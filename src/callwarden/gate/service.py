@@ -938,8 +938,8 @@ class Gate:
                 b.records = []
                 revisions_for = b.rules.revisions_for
                 # time-ordered ids, so index inserts append; made for the batch at once
-                names = uuid7_many(len(b.attempts))
-                for decision_id, a, (d, f) in zip(names, b.attempts, b.results, strict=True):
+                decision_ids = uuid7_many(len(b.attempts))
+                for decision_id, a, (d, f) in zip(decision_ids, b.attempts, b.results, strict=True):
                     held = b.reserve and d.allowed
                     # held from now until the planned time plus the grace period
                     expires = max(b.now, a.at) + hold
