@@ -402,13 +402,11 @@ def candidate_time_zones(number: PhoneNumber | int) -> tuple[str, ...]:
     """
     if isinstance(number, PhoneNumber):
         return number.time_zones
-    if isinstance(number, int) and _NANP_BASE <= number < 2 * _NANP_BASE:
-        national = number - _NANP_BASE
-        npa, nxx = national // 10_000_000, national // 10_000 % 1000
-        if _status()[npa] == _IN_SERVICE and nxx >= 200 and nxx % 100 != 11:
-            info = _load()[npa]
-            assert info is not None
-            return info.time_zones
+    npa = in_service_area_code(number) if isinstance(number, int) else None
+    if npa is not None:
+        info = _load()[npa]
+        assert info is not None
+        return info.time_zones
     return parse_e164_int(number).time_zones
 
 

@@ -30,6 +30,7 @@ from callwarden.db import (
     run_query,
     time_binder,
 )
+from callwarden.dnc.enums import coverage_mode
 from callwarden.dnc.index import ListIndex
 from callwarden.dnc.runtime import Coverage, ListAnswer, LoadedList, covered_answer, npa_of
 from callwarden.gate.facts import InternalDncFact
@@ -93,13 +94,14 @@ def list_then(session: Reader, list_id: int, known_at: datetime) -> ListThen:
             continue
         cov = Coverage(obtained_at=driver_time(obtained), snapshot_id=int(snap_id), count=0)
         out.index_path = index_path
-        if kind == "changes":  # refresh what the list covers (or the area codes named)
+        mode = coverage_mode(fmt)
+        if mode == "refresh":  # what the list covers (or the area codes named)
             for npa in list(out.coverage) if codes is None else codes:
                 out.coverage[npa] = cov
             continue
         for npa in replaced:
             out.full_before[npa] = finished
-        if fmt in ("ftc_flat", "canada_flat"):  # merge: these area codes, the rest kept
+        if mode == "merge":  # these area codes, the rest kept
             for npa in codes or ():
                 out.coverage[npa] = cov
         else:  # replace: the whole list's coverage

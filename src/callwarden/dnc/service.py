@@ -30,7 +30,7 @@ from callwarden.audit import service as audit
 from callwarden.config import Settings
 from callwarden.db import dialect_name, driver_time, fetch_all, utcnow
 from callwarden.dnc import flatfile
-from callwarden.dnc.enums import Channel, ImportFormat, Source
+from callwarden.dnc.enums import Channel, ImportFormat, Source, coverage_mode
 from callwarden.dnc.index import IndexBuilder, ListIndex
 from callwarden.dnc.models import (
     DncCoverage,
@@ -606,7 +606,6 @@ def import_files(
                 infos=files,
             )
             covered = codes
-            mode = "refresh"
         elif fmt in ("ftc_flat", "canada_flat"):
             fresh = IndexBuilder()
             _parse_flat(
@@ -622,7 +621,6 @@ def import_files(
             # a full file of some area codes replaces those and keeps the others as they were
             builder = IndexBuilder(base)
             builder.replace_npas(fresh, covered)
-            mode = "merge"
         else:
             builder = IndexBuilder()
             _parse_numbers(
@@ -635,7 +633,6 @@ def import_files(
                 infos=files,
             )
             covered = codes  # None: a state or custom list answers for every number
-            mode = "replace"
         builder.write(index_file)
         total = builder.count()
         report = ImportReport(
@@ -664,7 +661,7 @@ def import_files(
             builder=builder,
             changes=tally.changes,
             actor=actor,
-            coverage_mode=mode,
+            coverage_mode=coverage_mode(fmt),
         )
         if base is not None:
             base.close()

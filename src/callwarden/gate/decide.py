@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from callwarden.ebr.service import ebr_expiry
@@ -331,15 +332,12 @@ def _in_scope(rule: Rule, call: CallFact) -> bool:
     )
 
 
-def _occurred_on(e: EbrFact) -> date:
-    return e.occurred_on
+_occurred_on = attrgetter("occurred_on")
+_given_at = attrgetter("given_at")
 
 
-def _given_at(c: ConsentFact) -> datetime:
-    return c.given_at
-
-
-def _local(at: datetime, zone: str) -> datetime:
+def _local(at: datetime, zone: str) -> tuple[datetime, str]:
+    """The attempt's time in `zone`, and as the decision writes it (ISO text)."""
     # A batch's attempts share a few instants and zones: convert each pair once. `fold` is
     # part of the key: two times of one zone that differ only in it are equal (and hash
     # alike) in Python, yet an hour apart.
@@ -347,17 +345,9 @@ def _local(at: datetime, zone: str) -> datetime:
 
 
 @lru_cache(maxsize=8192)
-def _local_at(at: datetime, fold: int, zone: str) -> datetime:
-    return at.astimezone(_zone(zone))
-
-
-def _local_text(at: datetime, zone: str) -> str:
-    return _local_text_at(at, at.fold, zone)
-
-
-@lru_cache(maxsize=8192)
-def _local_text_at(at: datetime, fold: int, zone: str) -> str:
-    return _local(at, zone).isoformat()
+def _local_at(at: datetime, fold: int, zone: str) -> tuple[datetime, str]:
+    local = at.astimezone(_zone(zone))
+    return local, local.isoformat()
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -432,7 +422,7 @@ def frame(a: Attempt, facts: NumberFacts, gr: GateRules) -> Frame:
     if a.at.tzinfo is None:
         raise ValueError("attempt time must be timezone-aware")
     loc = candidate_locations(a.number, facts.locations)
-    local_at = {z: _local(a.at, z) for z in loc.zones}
+    local_at = {z: _local(a.at, z)[0] for z in loc.zones}
     zone_days = frozenset(t.date() for t in local_at.values())
     days = tuple(sorted(zone_days | {a.at.astimezone(UTC).date()}))
     covered = tuple(c for c in loc.countries if c in gr.countries)
@@ -752,7 +742,7 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
     retry_at = None
     if reasons and all(r.code in _HOURS_CODES.values() for r in reasons):
         retry_at = next_allowed_selected(hours_rules, after=a.at, zones=loc.zones, consents=lifts)
-    local_times = tuple((z, _local_text(a.at, z)) for z in local_at)
+    local_times = tuple((z, _local(a.at, z)[1]) for z in local_at)
     return Decision(  # positional: a batch makes 10,000 (allowed, reasons, obligations...)
         not reasons,
         tuple(reasons),
@@ -818,7 +808,7 @@ def _rnd_reason(
         else max(usable, key=lambda r: (r.queried_at, r.consent_date, r.result != "no"))
     )
     # A disconnection is permanent: one "yes" outweighs any later "no data" (or "no").
-    if latest.result == "yes" or any(r.result == "yes" for r in usable):
+    if any(r.result == "yes" for r in usable):
         return _reason(
             gr,
             rule,
