@@ -48,7 +48,7 @@ from callwarden.db import (
 from callwarden.dnc.runtime import DncRuntime
 from callwarden.ebr.models import EbrEvent
 from callwarden.gate.decide import Attempt
-from callwarden.gate.service import Gate
+from callwarden.gate.service import Gate, slow_fact_queries
 from callwarden.numbers.models import CustomerLocation, LineTypeRecord
 from callwarden.rnd.models import RndResult
 from callwarden.runtime import tune_gc
@@ -383,20 +383,8 @@ def read_floor(engine: Any, numbers: list[int]) -> dict[str, float]:
     batch's numbers, run on the driver with no conversion of a row beyond the driver's tuple:
     the least any design that reads the facts from the database pays.
     """
-    from callwarden.consent import service as consent
-    from callwarden.ebr import service as ebr
-    from callwarden.numbers import service as numbers_
-    from callwarden.rnd import service as rnd
-
     with engine.connect() as conn:
-        queries = [
-            consent.consents_query(conn, numbers),
-            consent.revocations_query(conn, numbers),
-            ebr.ebr_query(conn, numbers),
-            numbers_.line_types_query(numbers),
-            numbers_.locations_query(numbers),
-            rnd.rnd_query(numbers),
-        ]
+        queries = slow_fact_queries(conn, numbers, None)
         statements = [st for q in queries for st in statements_for(conn, q)]
         times, rows = [], 0
         for _ in range(3):  # the pages are cached after the first: report the fastest

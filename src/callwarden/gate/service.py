@@ -31,6 +31,7 @@ from callwarden.calls import service as calls
 from callwarden.config import Settings
 from callwarden.consent import service as consent
 from callwarden.db import (
+    Query,
     ReadConnections,
     Reader,
     dialect_name,
@@ -282,6 +283,21 @@ def _list_fact(ans: ListAnswer) -> ListFact:
     return ListFact(
         ans.list_key, ans.kind, code, ans.status, ans.reason, ans.as_of, ans.snapshot_id
     )
+
+
+def slow_fact_queries(
+    session: Reader, nums: Sequence[int], known_at: datetime | None
+) -> list[Query[Any]]:
+    """The six loaders of the facts the gate caches: consents, revocations, EBR, line types,
+    locations, RND (in that order)."""
+    return [
+        consent.consents_query(session, nums, known_at=known_at),
+        consent.revocations_query(session, nums, known_at=known_at),
+        ebr.ebr_query(session, nums, known_at=known_at),
+        numbers.line_types_query(nums, known_at=known_at),
+        numbers.locations_query(nums, known_at=known_at),
+        rnd.rnd_query(nums, known_at=known_at),
+    ]
 
 
 def internal_error_decision(attempt: Attempt, message: str) -> Decision:
@@ -596,15 +612,7 @@ class Gate:
     ) -> dict[int, _SlowFacts]:
         # one round trip on PostgreSQL for all six (a pipeline)
         consents, revocations, events, line_types, locations, rnd_results = run_queries(
-            session,
-            [
-                consent.consents_query(session, nums, known_at=known_at),
-                consent.revocations_query(session, nums, known_at=known_at),
-                ebr.ebr_query(session, nums, known_at=known_at),
-                numbers.line_types_query(nums, known_at=known_at),
-                numbers.locations_query(nums, known_at=known_at),
-                rnd.rnd_query(nums, known_at=known_at),
-            ],
+            session, slow_fact_queries(session, nums, known_at)
         )
         return {
             n: _SlowFacts(
