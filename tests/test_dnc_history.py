@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
 
 from callwarden import phone
 from callwarden.config import Settings
 from callwarden.dnc import history
 from callwarden.dnc import service as dnc
+from callwarden.dnc.models import DncCoverage, DncList
 from callwarden.dnc.runtime import DncRuntime, ListAnswer
 from callwarden.gate.facts import InternalDncFact
 from callwarden.security.roles import Role
@@ -262,3 +267,61 @@ def test_a_change_superseded_by_a_full_import_does_not_decide(
     # as of just after the change list, its record decides C; B has no record: unknown
     assert early[C].status == "hit"
     assert (early[B].status, early[B].reason) == ("unknown", "history_unavailable")
+
+
+_CODES = st.none() | st.lists(st.sampled_from([404, 770, 212]), min_size=1, max_size=3, unique=True)
+_FULL = st.tuples(st.sampled_from(["ftc_flat", "numbers"]), _CODES)
+_IMPORT = st.tuples(st.sampled_from(["ftc_flat", "ftc_changes", "numbers"]), _CODES)
+_examples = itertools.count()
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(first=_FULL, later=st.lists(_IMPORT, max_size=3))
+def test_replayed_coverage_is_what_each_import_left(
+    first, later, settings, session_factory, tmp_path, operator
+):
+    """Any sequence of full, change-list and list-wide imports: after each, the coverage that
+    `list_then` replays up to now is the coverage the import committed (area codes, snapshot,
+    date), including area codes a list-wide file dropped and ones a change list named anew."""
+    key = f"custom:p{next(_examples)}"
+    model: dict[int | None, int] = {}  # the documented rule, restated: npa -> import number
+    for i, (fmt, codes) in enumerate([first, *later]):  # a change list needs a full one first
+        named: list[int | None] = list(codes) if codes is not None else [None]
+        if fmt == "ftc_changes":  # renews what it names, else everything covered
+            model |= dict.fromkeys(list(model) if codes is None else named, i)
+        elif fmt == "ftc_flat":  # its area codes (those of its lines); the others kept
+            model |= dict.fromkeys(codes or [404], i)
+        else:  # a list-wide file replaces all coverage
+            model = dict.fromkeys(named, i)
+        numbers = [e164(f"{npa}5550{i}00") for npa in codes or (404,)]
+        path = tmp_path / f"{key[7:]}-{i}.txt"
+        if fmt == "ftc_changes":
+            write_changes(path, [(n, "2026-11-24T10:00:00", "A") for n in numbers])
+        elif fmt == "ftc_flat":
+            write_flat(path, numbers)
+        else:
+            path.write_text("".join(f"+{n}\n" for n in numbers))
+        dnc.import_files(
+            session_factory=session_factory,
+            settings=settings,
+            list_key=key,
+            fmt=fmt,
+            paths=[path],
+            obtained=f"2026-11-{10 + i}",
+            actor=operator,
+            area_codes=codes,
+        )
+        with session_factory() as s:
+            list_id = s.scalar(select(DncList.id).where(DncList.key == key))
+            rows = {
+                c.npa: (c.snapshot_id, c.obtained_at)
+                for c in s.scalars(select(DncCoverage).where(DncCoverage.list_id == list_id))
+            }
+            then = history.list_then(s, list_id, datetime.now(UTC))
+        assert {npa: (c.snapshot_id, c.obtained_at) for npa, c in then.coverage.items()} == rows
+        dates = {npa: obtained.day - 10 for npa, (_, obtained) in rows.items()}
+        assert dates == model

@@ -38,18 +38,6 @@ class ImportFormat(StrEnum):
     CSV = "csv"
 
 
-def coverage_mode(fmt: str) -> str:
-    """How a completed import of `fmt` changes a list's coverage (the import and the replay of
-    past snapshots both follow this): `refresh`, a change list renews the dates of what the
-    list covers; `merge`, full files of some area codes replace those and keep the others;
-    `replace`, a list-wide file replaces all coverage."""
-    if fmt == ImportFormat.FTC_CHANGES:
-        return "refresh"
-    if fmt in (ImportFormat.FTC_FLAT, ImportFormat.CANADA_FLAT):
-        return "merge"
-    return "replace"
-
-
 class ScrubOutput(StrEnum):
     """What a scrub over HTTP streams back."""
 

@@ -30,7 +30,7 @@ from callwarden.db import (
     run_query,
     time_binder,
 )
-from callwarden.dnc.enums import coverage_mode
+from callwarden.dnc.coverage import coverage_change, coverage_mode
 from callwarden.dnc.index import ListIndex
 from callwarden.dnc.runtime import Coverage, ListAnswer, LoadedList, covered_answer, npa_of
 from callwarden.gate.facts import InternalDncFact
@@ -95,17 +95,14 @@ def list_then(session: Reader, list_id: int, known_at: datetime) -> ListThen:
         cov = Coverage(obtained_at=driver_time(obtained), snapshot_id=int(snap_id), count=0)
         out.index_path = index_path
         mode = coverage_mode(fmt)
-        if mode == "refresh":  # what the list covers (or the area codes named)
-            for npa in list(out.coverage) if codes is None else codes:
-                out.coverage[npa] = cov
-            continue
-        for npa in replaced:
-            out.full_before[npa] = finished
-        if mode == "merge":  # these area codes, the rest kept
-            for npa in codes or ():
-                out.coverage[npa] = cov
-        else:  # replace: the whole list's coverage
-            out.coverage = {npa: cov for npa in replaced}
+        ended, renewed = coverage_change(mode, codes, out.coverage)
+        for npa in ended:
+            del out.coverage[npa]
+        for npa in renewed:
+            out.coverage[npa] = cov
+        if mode != "refresh":  # a full import replaced these area codes' numbers
+            for npa in replaced:
+                out.full_before[npa] = finished
     return out
 
 

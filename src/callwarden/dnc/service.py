@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callwarden import phone
@@ -30,7 +30,8 @@ from callwarden.audit import service as audit
 from callwarden.config import Settings
 from callwarden.db import dialect_name, driver_time, fetch_all, utcnow
 from callwarden.dnc import flatfile
-from callwarden.dnc.enums import Channel, ImportFormat, Source, coverage_mode
+from callwarden.dnc.coverage import CoverageMode, coverage_change, coverage_mode
+from callwarden.dnc.enums import Channel, ImportFormat, Source
 from callwarden.dnc.index import IndexBuilder, ListIndex
 from callwarden.dnc.models import (
     DncCoverage,
@@ -695,7 +696,7 @@ def _commit_snapshot(
     builder: IndexBuilder,
     changes: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     actor: Principal,
-    coverage_mode: str,
+    coverage_mode: CoverageMode,
 ) -> None:
     """Make the new snapshot current in one transaction (or not at all)."""
     now = utcnow()
@@ -710,25 +711,14 @@ def _commit_snapshot(
         lst.index_generation = base_generation + 1
         lst.entries = report.total_after
         lst.updated_at = now
-        # merge: a full area-code import replaces only its own area codes;
-        # replace: a full list-wide import replaces all coverage;
-        # refresh: a change list renews the date of what the list already covers.
-        if coverage_mode == "replace":
-            session.execute(delete(DncCoverage).where(DncCoverage.list_id == list_id))
-            session.flush()
-        npas: list[int | None]
-        if coverage_mode == "refresh" and report.area_codes is None:
-            npas = list(
-                session.scalars(select(DncCoverage.npa).where(DncCoverage.list_id == list_id))
-            )
-        elif report.area_codes is None:
-            npas = [None]
-        else:
-            npas = list(report.area_codes)
         existing = {
             c.npa: c
             for c in session.scalars(select(DncCoverage).where(DncCoverage.list_id == list_id))
         }
+        ended, npas = coverage_change(coverage_mode, report.area_codes, existing)
+        for npa in ended:
+            session.delete(existing.pop(npa))
+        session.flush()
         for npa in npas:
             count = builder.count(npa) if npa is not None else builder.count()
             cov = existing.get(npa)
