@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -377,28 +376,6 @@ def test_concurrent_writers_sequencing_as_they_write_keep_one_dense_tree(setting
         assert [rows[i][1] for i in ids] == subjects
     report = _verify(session_factory, Verifier(signer.public_key_text()))
     assert report.ok and report.events == 72, report.problems
-
-
-@given(
-    moment=st.datetimes(
-        min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 30), timezones=st.just(UTC)
-    )
-)
-def test_a_leaf_commits_to_the_same_time_text_whichever_form_the_driver_gave(moment):
-    """SQLite's stored text (fast path) and the datetime PostgreSQL returns hash alike."""
-    stored = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
-    assert log._iso(stored) == moment.isoformat(timespec="microseconds")
-    assert log._iso(stored) == log._iso(moment) == log._iso(moment.replace(tzinfo=None))
-    # text in another shape (no fraction, or an offset) takes the general parse
-    other = moment.astimezone(timezone(timedelta(hours=-7))).isoformat()
-    assert log._iso(other) == log._iso(moment)
-
-
-def test_text_shaped_like_sqlites_but_with_an_offset_is_parsed():
-    """26 characters, the space and the dot in place, but an offset after the fraction: the
-    fast path must not copy it through as UTC."""
-    odd = "2026-01-01 10:00:00.1+0100"
-    assert log._iso(odd) == "2026-01-01T09:00:00.100000+00:00"
 
 
 def test_the_events_of_one_call_share_their_time(session_factory):

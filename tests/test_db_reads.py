@@ -19,6 +19,7 @@ from callwarden.db import (
     ReadConnections,
     _sqlite_time,
     driver_time,
+    driver_time_text,
     fetch_all,
     in_chunks,
     make_engine,
@@ -311,6 +312,30 @@ def test_a_timestamp_bound_for_sqlite_reads_back_as_the_same_instant_in_utc(
     # text carrying its own offset (written by another tool) is honoured, not overwritten
     assert driver_time(moment.isoformat()) == moment
     assert driver_time(moment.replace(tzinfo=None).isoformat(" ")) == moment.replace(tzinfo=UTC)
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 30), timezones=st.just(UTC)
+    )
+)
+def test_time_text_is_the_same_whichever_form_the_driver_gave(moment: datetime) -> None:
+    """An audit leaf commits to `driver_time_text`: SQLite's stored text (the fast path) and
+    the datetime PostgreSQL returns give the same characters."""
+    stored = _sqlite_time(moment)
+    assert driver_time_text(stored) == moment.isoformat(timespec="microseconds")
+    assert driver_time_text(stored) == driver_time_text(moment)
+    assert driver_time_text(moment.replace(tzinfo=None)) == driver_time_text(moment)
+    # text in another shape (no fraction, or an offset) takes the general parse
+    other = moment.astimezone(timezone(timedelta(hours=-7))).isoformat()
+    assert driver_time_text(other) == driver_time_text(moment)
+
+
+def test_text_shaped_like_sqlites_but_with_an_offset_is_parsed() -> None:
+    """26 characters, the space and the dot in place, but an offset after the fraction: the
+    fast path must not copy it through as UTC."""
+    odd = "2026-01-01 10:00:00.1+0100"
+    assert driver_time_text(odd) == "2026-01-01T09:00:00.100000+00:00"
 
 
 def test_text_that_is_not_a_full_timestamp_takes_the_general_parse() -> None:

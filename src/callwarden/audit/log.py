@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,14 @@ from callwarden.audit import merkle
 from callwarden.audit.checkpoint import Checkpoint, CheckpointError, Signer, Verifier
 from callwarden.audit.checkpoint import load_or_create_signer as _load_signer
 from callwarden.audit.models import AuditCheckpoint, AuditEvent
-from callwarden.db import Reader, dialect_name, execute_many, fetch_all, utcnow
+from callwarden.db import (
+    Reader,
+    dialect_name,
+    driver_time_text,
+    execute_many,
+    fetch_all,
+    utcnow,
+)
 
 ORIGIN = "callwarden.audit/v1"
 KEY_NAME = "callwarden-audit"
@@ -56,7 +63,7 @@ def leaf_bytes(
     dumps = json.dumps
     return (
         f'{{"actor":{dumps(actor)},"actor_role":{dumps(actor_role)},"body":{_quoted(body)},'
-        f'"occurred_at":"{_iso(occurred_at)}","seq":{int(seq)},"subject":{dumps(subject)},'
+        f'"occurred_at":"{driver_time_text(occurred_at)}","seq":{int(seq)},"subject":{dumps(subject)},'
         f'"type":{dumps(type)}}}'
     ).encode()
 
@@ -68,18 +75,6 @@ def _quoted(text: str) -> str:
     if text.isascii() and "\x7f" not in text:
         return orjson.dumps(text).decode()
     return json.dumps(text)
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, str):  # read through the driver on SQLite
-        if len(value) == 26 and value[10] == " " and value[19] == "." and value[20:].isdigit():
-            # SQLite's fixed-width naive UTC text: the same characters as the parse below
-            # gives, without its three calls (a batch of decisions hashes 10,000 leaves)
-            return f"{value[:10]}T{value[11:]}+00:00"
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return str(value.astimezone(UTC).isoformat(timespec="microseconds"))
 
 
 class DbNodes:
