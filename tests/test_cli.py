@@ -203,3 +203,41 @@ def test_serve_on_an_empty_database(tmp_path, cli_env):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+
+
+_REPORT_COMPILED_MODULES = """
+import atexit, sys
+atexit.register(lambda: print("compiled:", sorted({m.split(".")[0] for m in sys.modules
+    if m.split(".")[0] in ("numba", "llvmlite", "fastapi", "alembic")}), file=sys.stderr))
+sys.argv = ["callwarden", *sys.argv[1:]]
+from callwarden.cli import main
+main()
+"""
+
+
+def test_one_number_commands_load_neither_numba_fastapi_nor_alembic(tmp_path, run_cli, cli_env):
+    """`check` and `dnc lookup` answer a number from a loaded registry with pure-Python
+    lookups: numba (its import and kernel cache), FastAPI and Alembic would cost each command
+    more than half a second in all, for nothing it uses."""
+    f = write_flat(tmp_path / "404.txt", [e164("4045550100")])
+    run_cli("dnc", "import", "national", str(f), "--obtained", TODAY, check=True)
+    answers = []
+    for args in (
+        ["check", "+14045550100", "--seller", "acme", "--json"],
+        ["dnc", "lookup", "+14045550100", "+14045550101", "--json"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", _REPORT_COMPILED_MODULES, *args],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert "compiled: []" in proc.stderr, proc.stderr
+        answers.append(json.loads(proc.stdout))
+    decision, lookup = answers
+    # the pure-Python lookups found the listed number and only it
+    assert decision["decision"] == "deny"
+    assert "registry_listed" in [r["code"] for r in decision["reasons"]]
+    assert [r["listed"] for r in lookup] == [True, False]

@@ -53,6 +53,37 @@ def test_the_models_are_exactly_what_the_migrations_build(blank: Engine) -> None
     assert diff == []
 
 
+def test_the_schema_check_reads_what_alembic_writes(blank: Engine) -> None:
+    """`current_revision` (plain SQL) and `HEAD` (a constant, so a command need not load
+    Alembic) agree with Alembic at every step; a new migration fails here until HEAD names it."""
+    assert migrate.scripts_head() == migrate.HEAD == migrate.head_revision()
+    assert migrate.current_revision(blank) is None
+    migrate.upgrade(blank, "0004")
+    with blank.connect() as conn:
+        alembic_says = MigrationContext.configure(conn).get_current_revision()
+    assert migrate.current_revision(blank) == alembic_says == "0004"
+    migrate.upgrade(blank)
+    assert migrate.current_revision(blank) == migrate.HEAD
+
+
+def test_an_outdated_schema_is_refused_by_commands_and_not_ready(engine, client, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """A database one migration behind: every command refuses it with the way out, and the
+    service's readiness check says why it is not ready."""
+    migrate.downgrade(engine, "0004")
+    try:
+        out = run_cli("dnc", "status")
+        assert out.returncode != 0
+        assert "older than this version of callwarden" in out.stdout + out.stderr
+        assert "callwarden db upgrade" in out.stdout + out.stderr
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["schema"] == "outdated"
+    finally:
+        migrate.upgrade(engine)
+    assert run_cli("dnc", "status").returncode == 0
+    assert client.get("/readyz").json()["checks"]["schema"] == "ok"
+
+
 def _event(conn, type_: str, at: datetime, body: dict, actor: str = "ops") -> None:  # type: ignore[no-untyped-def]
     conn.execute(
         text(

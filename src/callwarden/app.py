@@ -201,7 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
             current = migrate.current_revision(engine)
-            checks["schema"] = "ok" if current == migrate.head_revision(engine) else "outdated"
+            checks["schema"] = "ok" if current == migrate.head_revision() else "outdated"
         except Exception as exc:  # readiness must answer, never raise
             checks["database"] = f"unreachable: {type(exc).__name__}"
         checks["dnc_index"] = "ok" if app.state.dnc.loaded else "loading"

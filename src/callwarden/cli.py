@@ -65,7 +65,7 @@ def open_db(*, upgrade_if_empty: bool = False) -> tuple[Any, Any]:
         if not upgrade_if_empty:
             raise CallwardenError("the database has no schema yet: run `callwarden db upgrade`")
         migrate.upgrade(engine)
-    elif migrate.current_revision(engine) != migrate.head_revision(engine):
+    elif migrate.current_revision(engine) != migrate.head_revision():
         raise CallwardenError(
             "the database schema is older than this version of callwarden: "
             "run `callwarden db upgrade`"
@@ -214,9 +214,7 @@ def db_current() -> None:
     from callwarden.db import make_engine
 
     engine = make_engine(settings().resolved_database_url)
-    console.print(
-        f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision(engine)}"
-    )
+    console.print(f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision()}")
 
 
 @keys_app.command("create")

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.orm import Session
 
-from callwarden import bulk, phone
+from callwarden import bulk, bulk_api, phone
 from callwarden.bulk import ImportRejected
 from callwarden.calls import cdr, service
 from callwarden.calls.cdr import Parsed
@@ -175,7 +175,7 @@ def _rejected(exc: ImportRejected, *, single: bool = False) -> JSONResponse:
     """422 naming every bad row and field (a single call: its first bad field); nothing written."""
     if single:
         exc = ImportRejected(exc.errors, field=exc.errors[0].field)
-    return bulk.rejected_response(exc)
+    return bulk_api.rejected_response(exc)
 
 
 def _report_out(report: service.ImportReport) -> ImportOut:
@@ -215,7 +215,7 @@ def record_calls(
     response: Response,
     principal: Annotated[Principal, Depends(require(Permission.CALLS_WRITE))],
     session: Annotated[Session, Depends(get_session)],
-    body: Annotated[bytes, Depends(bulk.raw_body)],
+    body: Annotated[bytes, Depends(bulk_api.raw_body)],
 ) -> Any:
     """Record one call object, or {"calls": [...]} up to 10,000 (all or nothing)."""
     media_type = _media_type(request)
@@ -271,7 +271,7 @@ def import_calls(
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.CALLS_WRITE))],
     session: Annotated[Session, Depends(get_session)],
-    body: Annotated[bytes, Depends(bulk.raw_body)],
+    body: Annotated[bytes, Depends(bulk_api.raw_body)],
 ) -> Any:
     """Import a CDR file (text/csv or application/x-ndjson): every bad row listed, or all in."""
     media_type = _media_type(request)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
-from callwarden import bulk, phone
+from callwarden import bulk, bulk_api, phone
 from callwarden.consent import service
 from callwarden.db import utcnow
 from callwarden.security.api import get_session, require
@@ -203,13 +203,13 @@ def consent_import(
     principal: Annotated[Principal, Depends(require(Permission.CONSENT_WRITE))],
     session: Annotated[Session, Depends(get_session)],
     fc: Annotated[FieldCipher, Depends(cipher)],
-    body: Annotated[bytes, Depends(bulk.raw_body)],
+    body: Annotated[bytes, Depends(bulk_api.raw_body)],
     format: str | None = None,
 ) -> Any:
     """Import consents from CSV, JSON-lines or a JSON list: every row valid, or none imported."""
-    rows, errors = service.parse_consent_rows(body, bulk.body_format(request, format))
+    rows, errors = service.parse_consent_rows(body, bulk_api.body_format(request, format))
     if errors:
-        return bulk.rejected_response(bulk.ImportRejected(errors))
+        return bulk_api.rejected_response(bulk.ImportRejected(errors))
     records = service.import_consents(
         session=session, cipher=fc, rows=rows, actor=principal.name, actor_role=principal.role.value
     )
@@ -270,13 +270,13 @@ def revocation_import(
     principal: Annotated[Principal, Depends(require(Permission.CONSENT_WRITE))],
     session: Annotated[Session, Depends(get_session)],
     fc: Annotated[FieldCipher, Depends(cipher)],
-    body: Annotated[bytes, Depends(bulk.raw_body)],
+    body: Annotated[bytes, Depends(bulk_api.raw_body)],
     format: str | None = None,
 ) -> Any:
     """Import revocations (CSV, JSON-lines or a JSON list): every row valid, or none imported."""
-    rows, errors = service.parse_revocation_rows(body, bulk.body_format(request, format))
+    rows, errors = service.parse_revocation_rows(body, bulk_api.body_format(request, format))
     if errors:
-        return bulk.rejected_response(bulk.ImportRejected(errors))
+        return bulk_api.rejected_response(bulk.ImportRejected(errors))
     outcomes = service.import_revocations(
         session=session, cipher=fc, rows=rows, actor=principal.name, actor_role=principal.role.value
     )

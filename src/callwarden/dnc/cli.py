@@ -262,7 +262,7 @@ def lookup(
     cli = _cli()
     _, factory = cli.open_db(upgrade_if_empty=True)
     when = _parse_at(at)
-    rt = DncRuntime(settings=cli.settings(), session_factory=factory)
+    rt = DncRuntime(settings=cli.settings(), session_factory=factory, warm=False)
     rt.load()
     with factory() as session:
         out = service.lookup_reports(session=session, rt=rt, inputs=numbers, at=when)

@@ -172,9 +172,14 @@ _SYNC_SQL = "SELECT " + SYNC_MARKERS
 class DncRuntime:
     """Every DNC list as one process sees it; thread-safe; re-synced cheaply per request."""
 
-    def __init__(self, *, settings: Settings, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, *, settings: Settings, session_factory: sessionmaker[Session], warm: bool = True
+    ) -> None:
         self.settings = settings
         self.session_factory = session_factory
+        # map pages in and load the bulk kernel in the background after a load: for the
+        # service and bulk work, not a command that answers a few numbers and exits
+        self.warm = warm
         self._lock = threading.RLock()
         self._state = _State(lists=(), multi=MultiIndex([]), generation=-1)
         self._internal: dict[int, dict[int, InternalEntry]] = {}
@@ -259,7 +264,7 @@ class DncRuntime:
             for lst in loaded
             if lst.key not in current or current[lst.key].index is not lst.index
         ]
-        if fresh:
+        if fresh and self.warm:
             # Map pages in behind the scenes so the first bulk scrub does not pay page faults,
             # and load the compiled bulk kernel (a quarter second the first batch would wait);
             # lookups are already answered meanwhile (straight from the page cache or disk).

@@ -29,7 +29,6 @@ from callwarden import phone
 from callwarden.audit import service as audit
 from callwarden.config import Settings
 from callwarden.db import dialect_name, driver_time, fetch_all, utcnow
-from callwarden.dnc import flatfile
 from callwarden.dnc.coverage import CoverageMode, coverage_change, coverage_mode
 from callwarden.dnc.enums import Channel, ImportFormat, Source
 from callwarden.dnc.index import IndexBuilder, ListIndex
@@ -357,6 +356,10 @@ def _parse_flat(
     infos: list[dict[str, Any]],
 ) -> None:
     """Parse on worker threads (the parser releases the GIL) and apply in file order here."""
+    # imported here: its numba kernels load with it, which commands that import nothing
+    # should not wait for
+    from callwarden.dnc import flatfile
+
     parser = flatfile.parse_change_list if changes else flatfile.parse_area_code_flat
     pending: deque[tuple[str, bytes | memoryview, Future[flatfile.ParseResult]]] = deque()
     first: dict[str, int] = {}

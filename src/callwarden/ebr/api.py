@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from callwarden import bulk, phone
+from callwarden import bulk, bulk_api, phone
 from callwarden.consent.api import route
 from callwarden.ebr import service
 from callwarden.security.api import get_session, require
@@ -105,13 +105,13 @@ def ebr_import(
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.EBR_WRITE))],
     session: Annotated[Session, Depends(get_session)],
-    body: Annotated[bytes, Depends(bulk.raw_body)],
+    body: Annotated[bytes, Depends(bulk_api.raw_body)],
     format: str | None = None,
 ) -> Any:
     """Import EBR events (CSV, JSON-lines or a JSON list): every row valid, or none imported."""
-    rows, errors = service.parse_ebr_rows(body, bulk.body_format(request, format))
+    rows, errors = service.parse_ebr_rows(body, bulk_api.body_format(request, format))
     if errors:
-        return bulk.rejected_response(bulk.ImportRejected(errors))
+        return bulk_api.rejected_response(bulk.ImportRejected(errors))
     events = service.import_events(
         session=session, rows=rows, actor=principal.name, actor_role=principal.role.value
     )

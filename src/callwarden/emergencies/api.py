@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
-from callwarden import bulk
+from callwarden import bulk_api
 from callwarden.emergencies import service
 from callwarden.security.api import get_session, require
 from callwarden.security.roles import Permission
@@ -164,7 +164,7 @@ class _Imported:
 
 
 def _import(work: Any) -> Any:
-    return bulk.report_answer(lambda: _Imported(work()))
+    return bulk_api.report_answer(lambda: _Imported(work()))
 
 
 @router.post("/emergencies/imports")
@@ -172,7 +172,7 @@ def import_emergencies(
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.EMERGENCIES_WRITE))],
     session: Annotated[Session, Depends(get_session)],
-    body: Annotated[bytes, Depends(bulk.raw_body)],
+    body: Annotated[bytes, Depends(bulk_api.raw_body)],
     format: Annotated[str | None, Query(description="csv, jsonl or json")] = None,
 ) -> Any:
     """Record every emergency of a CSV/JSON-lines body, or none (422 lists every bad row)."""
@@ -180,7 +180,7 @@ def import_emergencies(
         lambda: service.import_emergencies(
             session=session,
             data=body,
-            fmt=bulk.body_format(request, format),
+            fmt=bulk_api.body_format(request, format),
             actor=principal.name,
             actor_role=principal.role.value,
         )
@@ -192,7 +192,7 @@ def import_registrations(
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.REGISTRATIONS_WRITE))],
     session: Annotated[Session, Depends(get_session)],
-    body: Annotated[bytes, Depends(bulk.raw_body)],
+    body: Annotated[bytes, Depends(bulk_api.raw_body)],
     format: Annotated[str | None, Query(description="csv, jsonl or json")] = None,
 ) -> Any:
     """Record every registration of a CSV/JSON-lines body, or none (422 lists every bad row)."""
@@ -200,7 +200,7 @@ def import_registrations(
         lambda: service.import_registrations(
             session=session,
             data=body,
-            fmt=bulk.body_format(request, format),
+            fmt=bulk_api.body_format(request, format),
             actor=principal.name,
             actor_role=principal.role.value,
         )

@@ -37,7 +37,7 @@ def _gate() -> Any:
 
     cli = _cli()
     _, factory = cli.open_db(upgrade_if_empty=True)
-    rt = DncRuntime(settings=cli.settings(), session_factory=factory)
+    rt = DncRuntime(settings=cli.settings(), session_factory=factory, warm=False)
     rt.load()
     return Gate(settings=cli.settings(), session_factory=factory, dnc=rt)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from callwarden import bulk
+from callwarden import bulk, bulk_api
 from callwarden.bulk import FORMAT_HELP, ImportOut
 from callwarden.numbers import service
 from callwarden.security.api import get_session, require
@@ -98,11 +98,11 @@ def _import(
     source: str | None,
     fmt: str | None,
 ) -> Any:
-    return bulk.report_answer(
+    return bulk_api.report_answer(
         lambda: importer(
             session=session,
             data=body,
-            fmt=bulk.body_format(request, fmt),
+            fmt=bulk_api.body_format(request, fmt),
             source=source,
             actor=principal.name,
             actor_role=principal.role.value,
@@ -136,7 +136,7 @@ def line_types_import(
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.NUMBERS_WRITE))],
     session: Annotated[Session, Depends(get_session)],
-    body: Annotated[bytes, Depends(bulk.raw_body)],
+    body: Annotated[bytes, Depends(bulk_api.raw_body)],
     source: Annotated[str | None, Query(max_length=100, description="Default source")] = None,
     format: Annotated[str | None, Query(description=FORMAT_HELP)] = None,
 ) -> Any:
@@ -172,7 +172,7 @@ def locations_import(
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.NUMBERS_WRITE))],
     session: Annotated[Session, Depends(get_session)],
-    body: Annotated[bytes, Depends(bulk.raw_body)],
+    body: Annotated[bytes, Depends(bulk_api.raw_body)],
     source: Annotated[str | None, Query(max_length=100, description="Default source")] = None,
     format: Annotated[str | None, Query(description=FORMAT_HELP)] = None,
 ) -> Any:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from callwarden import bulk, phone
+from callwarden import bulk, bulk_api, phone
 from callwarden.bulk import FORMAT_HELP, ImportOut, ImportRejected
 from callwarden.rnd import service
 from callwarden.security.api import get_session, require
@@ -85,7 +85,7 @@ def results_add(
             actor_role=principal.role.value,
         )
     except ImportRejected as exc:
-        return bulk.rejected_response(exc)
+        return bulk_api.rejected_response(exc)
     return [service.result_view(r) for r in rows]
 
 
@@ -94,7 +94,7 @@ def results_import(
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.RND_WRITE))],
     session: Annotated[Session, Depends(get_session)],
-    body: Annotated[bytes, Depends(bulk.raw_body)],
+    body: Annotated[bytes, Depends(bulk_api.raw_body)],
     source: Annotated[
         str, Query(min_length=1, max_length=100, description="Where the file came from")
     ] = "import",
@@ -105,11 +105,11 @@ def results_import(
 ) -> Any:
     """Import an RND results file (CSV, JSON lines or a JSON list): all rows or none."""
     when = bulk.instant(queried_at, "queried_at", required=False)
-    return bulk.report_answer(
+    return bulk_api.report_answer(
         lambda: service.import_results(
             session=session,
             data=body,
-            fmt=bulk.body_format(request, format),
+            fmt=bulk_api.body_format(request, format),
             source=source,
             queried_at=when,
             actor=principal.name,
