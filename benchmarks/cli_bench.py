@@ -64,8 +64,12 @@ def main(argv: list[str] | None = None) -> int:
             times = []
             for _ in range(a.runs):
                 t0 = time.perf_counter()
-                _run(env, args)
+                done = _run(env, args)
                 times.append((time.perf_counter() - t0) * 1e3)
+                # a failure would time as a fast start: `check` exits 1 for its deny, no more
+                if done.returncode not in (0, 1) or "Traceback" in done.stderr:
+                    print(f"callwarden {' '.join(args)} failed:\n{done.stderr}", file=sys.stderr)
+                    return 1
             loaded = (
                 subprocess.run(
                     [sys.executable, "-c", _LOADED, *args], env=env, capture_output=True, text=True

@@ -207,7 +207,7 @@ def test_serve_on_an_empty_database(tmp_path, cli_env):
 
 _REPORT_COMPILED_MODULES = """
 import atexit, sys
-atexit.register(lambda: print("compiled:", sorted({m.split(".")[0] for m in sys.modules
+atexit.register(lambda: print("heavy:", sorted({m.split(".")[0] for m in sys.modules
     if m.split(".")[0] in ("numba", "llvmlite", "fastapi", "alembic")}), file=sys.stderr))
 sys.argv = ["callwarden", *sys.argv[1:]]
 from callwarden.cli import main
@@ -234,7 +234,7 @@ def test_one_number_commands_load_neither_numba_fastapi_nor_alembic(tmp_path, ru
             timeout=120,
         )
         assert "Traceback" not in proc.stderr, proc.stderr
-        assert "compiled: []" in proc.stderr, proc.stderr
+        assert "heavy: []" in proc.stderr, proc.stderr
         answers.append(json.loads(proc.stdout))
     decision, lookup = answers
     # the pure-Python lookups found the listed number and only it

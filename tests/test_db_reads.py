@@ -338,6 +338,24 @@ def test_text_shaped_like_sqlites_but_with_an_offset_is_parsed() -> None:
     assert driver_time_text(odd) == "2026-01-01T09:00:00.100000+00:00"
 
 
+@pytest.mark.parametrize(
+    ("given", "text_"),
+    [
+        ("2026-11-28 17:05:09.000123", "2026-11-28T17:05:09.000123+00:00"),  # SQLite's text
+        ("2026-11-28 17:05:09.1+0100", "2026-11-28T16:05:09.100000+00:00"),
+        ("2024-01-01", "2024-01-01T00:00:00.000000+00:00"),
+        (datetime(2026, 11, 28, 17, 5, 9), "2026-11-28T17:05:09.000000+00:00"),  # naive: UTC
+        (
+            datetime(2026, 11, 28, 22, 35, 9, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+            "2026-11-28T17:05:09.000000+00:00",
+        ),
+    ],
+)
+def test_time_text_is_pinned(given: Any, text_: str) -> None:
+    """Every audit leaf already hashed commits to this text: it must never change."""
+    assert driver_time_text(given) == text_
+
+
 def test_text_that_is_not_a_full_timestamp_takes_the_general_parse() -> None:
     """A date alone (or compact) is midnight UTC, as before the fast path, never naive."""
     for text_ in ("2024-01-01", "20240101"):

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from callwarden import phone
 from callwarden.config import Settings
 from callwarden.dnc import history
 from callwarden.dnc import service as dnc
+from callwarden.dnc.coverage import coverage_change
 from callwarden.dnc.models import DncCoverage, DncList
 from callwarden.dnc.runtime import DncRuntime, ListAnswer
 from callwarden.gate.facts import InternalDncFact
@@ -275,12 +277,17 @@ _IMPORT = st.tuples(st.sampled_from(["ftc_flat", "ftc_changes", "numbers"]), _CO
 _examples = itertools.count()
 
 
-@settings(
+@hypothesis_settings(
     max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(first=_FULL, later=st.lists(_IMPORT, max_size=3))
+# the cases the docstring names, whatever hypothesis draws: a list-wide file drops area codes;
+# one of some area codes replaces a list-wide one; a change list names an area code anew
+@example(first=("numbers", [404, 770]), later=[("numbers", None)])
+@example(first=("numbers", None), later=[("numbers", [404])])
+@example(first=("ftc_flat", [404]), later=[("ftc_changes", [212]), ("ftc_changes", None)])
 def test_replayed_coverage_is_what_each_import_left(
     first, later, settings, session_factory, tmp_path, operator
 ):
@@ -325,3 +332,23 @@ def test_replayed_coverage_is_what_each_import_left(
         assert {npa: (c.snapshot_id, c.obtained_at) for npa, c in then.coverage.items()} == rows
         dates = {npa: obtained.day - 10 for npa, (_, obtained) in rows.items()}
         assert dates == model
+
+
+@pytest.mark.parametrize(
+    ("mode", "codes", "ended", "renewed"),
+    [
+        # a change list renews what it names, else everything the list covers
+        ("refresh", None, [], [None, 404, 770]),
+        ("refresh", [212], [], [212]),
+        # full files of some area codes: those, the others kept (an empty file names none)
+        ("merge", [404, 212], [], [404, 212]),
+        ("merge", [], [], []),
+        ("merge", None, [], [None]),
+        # a list-wide file: everything it does not name ends
+        ("replace", None, [404, 770], [None]),
+        ("replace", [404], [None, 770], [404]),
+    ],
+)
+def test_coverage_change_for_each_kind_of_import(mode, codes, ended, renewed):
+    """The rule itself, on a list that covered every area code and 404 and 770."""
+    assert coverage_change(mode, codes, [None, 404, 770]) == (ended, renewed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -453,3 +454,45 @@ def test_batch_lookups_answer_as_single_lookups(tmp_path, settings, session_fact
     assert by_key[7]["canada"].status == "hit" and by_key[8]["canada"].status == "miss"
     assert by_key[1]["internal"].status == "hit" and by_key[0]["internal"].status == "miss"
     assert by_key[9]["national"].reason == "not_nanp"
+
+
+def test_only_a_warm_runtime_warms_in_the_background(
+    tmp_path, settings, session_factory, operator, monkeypatch
+):
+    """The service warms a fresh index (pages, bulk kernel) on a thread; a one-shot command's
+    runtime (`warm=False`) does not, and answers the same."""
+    from callwarden.dnc import runtime
+
+    warmed = threading.Event()
+    monkeypatch.setattr(runtime, "_prefetch", lambda indexes, multi: warmed.set())
+    _import(settings, session_factory, operator, "national", "ftc_flat",
+            [write_flat(tmp_path / "404.txt", [e164("4045550100")])])  # fmt: skip
+    cold = DncRuntime(settings=settings, session_factory=session_factory, warm=False)
+    cold.load()
+    assert not warmed.wait(0.5)
+    assert _status(cold, e164("4045550100"), "national") == "hit"
+    warm = _runtime(settings, session_factory)
+    assert warmed.wait(10)
+    assert _status(warm, e164("4045550100"), "national") == "hit"
+
+
+def test_a_second_list_wide_coverage_row_is_folded_by_the_next_import(
+    tmp_path, settings, session_factory, operator
+):
+    """NULL area codes are distinct to the unique index, so nothing stops a stray second
+    list-wide row (a race, a hand edit); the next import leaves exactly one, its own."""
+    from callwarden.dnc.models import DncCoverage, DncList
+
+    numbers = tmp_path / "state.txt"
+    numbers.write_text("+14045550100\n")
+    first = _import(settings, session_factory, operator, "state:TX", "numbers", [numbers])
+    with session_factory() as s:
+        list_id = s.scalar(select(DncList.id).where(DncList.key == "state:TX"))
+        s.add(DncCoverage(list_id=list_id, npa=None, snapshot_id=first.snapshot_id,
+                          obtained_at=NOW, count=1))  # fmt: skip
+        s.commit()
+    second = _import(settings, session_factory, operator, "state:TX", "numbers", [numbers],
+                     obtained="2026-11-25")  # fmt: skip
+    with session_factory() as s:
+        rows = s.scalars(select(DncCoverage).where(DncCoverage.list_id == list_id)).all()
+        assert [(c.npa, c.snapshot_id) for c in rows] == [(None, second.snapshot_id)]

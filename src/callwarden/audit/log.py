@@ -61,9 +61,10 @@ def leaf_bytes(
     million events does not parse and re-serialise a million bodies.
     """
     dumps = json.dumps
+    at = driver_time_text(occurred_at)
     return (
         f'{{"actor":{dumps(actor)},"actor_role":{dumps(actor_role)},"body":{_quoted(body)},'
-        f'"occurred_at":"{driver_time_text(occurred_at)}","seq":{int(seq)},"subject":{dumps(subject)},'
+        f'"occurred_at":"{at}","seq":{int(seq)},"subject":{dumps(subject)},'
         f'"type":{dumps(type)}}}'
     ).encode()
 

@@ -16,9 +16,12 @@ CoverageMode = Literal["refresh", "merge", "replace"]
 
 
 def coverage_mode(fmt: str) -> CoverageMode:
-    """How a completed import of `fmt` changes a list's coverage: `refresh`, a change list
-    renews the dates of what the list covers; `merge`, full files of some area codes replace
-    those and keep the others; `replace`, a list-wide file replaces all coverage."""
+    """How a completed import of `fmt` changes a list's coverage.
+
+    `refresh`: a change list renews the dates of what the list covers; `merge`: full files of
+    some area codes replace those and keep the others; `replace`: a list-wide file replaces
+    all coverage.
+    """
     if fmt == ImportFormat.FTC_CHANGES:
         return "refresh"
     if fmt in (ImportFormat.FTC_FLAT, ImportFormat.CANADA_FLAT):

@@ -226,6 +226,7 @@ def bucket(numbers: Any) -> Any:  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def set_bits(bitmap: Any, offsets: Any) -> int:  # pragma: no cover - compiled
+    """Set the offsets' bits in a dense bitmap; the number of bits that were clear."""
     added = 0
     for i in range(offsets.size):
         o = offsets[i]
@@ -240,6 +241,7 @@ def set_bits(bitmap: Any, offsets: Any) -> int:  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def clear_bits(bitmap: Any, offsets: Any) -> int:  # pragma: no cover - compiled
+    """Clear the offsets' bits in a dense bitmap; the number of bits that were set."""
     removed = 0
     for i in range(offsets.size):
         o = offsets[i]
@@ -299,6 +301,7 @@ def merge_remove(existing: Any, batch: Any) -> Any:  # pragma: no cover - compil
 
 @njit(cache=True, nogil=True)
 def bitmap_offsets(bitmap: Any, count: int) -> Any:  # pragma: no cover - compiled
+    """(the first `count` offsets of a dense bitmap's set bits, ascending; how many are set)."""
     out = np.empty(count, np.uint32)
     k = 0
     for b in range(bitmap.size):

@@ -714,10 +714,15 @@ def _commit_snapshot(
         lst.index_generation = base_generation + 1
         lst.entries = report.total_after
         lst.updated_at = now
-        existing = {
-            c.npa: c
-            for c in session.scalars(select(DncCoverage).where(DncCoverage.list_id == list_id))
-        }
+        existing: dict[int | None, DncCoverage] = {}
+        covered = select(DncCoverage).where(DncCoverage.list_id == list_id)
+        for c in session.scalars(covered.order_by(DncCoverage.id)):
+            if c.npa in existing:
+                # the unique index does not stop a second list-wide row (NULLs are distinct):
+                # keep the first, as a lookup would
+                session.delete(c)
+            else:
+                existing[c.npa] = c
         ended, npas = coverage_change(coverage_mode, report.area_codes, existing)
         for npa in ended:
             session.delete(existing.pop(npa))
