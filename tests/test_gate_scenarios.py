@@ -332,6 +332,14 @@ hours(
     code="holiday",
 )
 hours(R, "Good Friday 2026-04-03 denied", PA, local("2026-04-03T12:00", NY), (R,), code="holiday")
+hours(
+    R,
+    "New Year's Day 2028 is a Saturday: observed Friday 2027-12-31 denied (a year earlier)",
+    PA,
+    local("2027-12-31T12:00", NY),
+    (R,),
+    code="holiday",
+)
 
 R = "us-la-hours-telemarketing"
 hours(R, "weekday 19:59:59 allowed", LA, local(f"{WED}T19:59:59", CHI))
@@ -503,6 +511,14 @@ hours(
     local(f"{SUN}T12:00", CHI),
     ("us-al-no-calls-sunday",),
     code="day_not_allowed",
+)
+hours(
+    "us-al-no-calls-holidays",
+    "Mardi Gras 2027-02-09 (a Mobile and Baldwin county holiday, applied statewide) denied",
+    AL,
+    local("2027-02-09T10:00", CHI),
+    ("us-al-no-calls-holidays",),
+    code="holiday",
 )
 hours(
     "us-al-no-calls-holidays",
@@ -1441,9 +1457,12 @@ case(
 )
 case(
     R,
-    "3 earlier attempts by another seller do not count",
+    "3 earlier attempts by another seller count too (no per-seller limit in rules.md §5.1)",
     *prior(OR, _t_or, HOUR, 2 * HOUR, 3 * HOUR, seller=OTHER_SELLER),
+    deny=(R,),
+    codes=CAP,
 )
+case(R, "2 earlier attempts by two sellers: 3rd allowed", *prior(OR, _t_or, HOUR, 2 * HOUR))
 _or_a, _or_f = prior(OR, _t_or, HOUR, 2 * HOUR, 3 * HOUR)
 case(
     R,
@@ -1860,6 +1879,69 @@ case(
     applied=False,
 )
 case(R, "a live call to a wireless number: allowed", attempt(NE, _t_ne), applied=False)
+case(
+    R,
+    "an autodialed solicitation to a wireless number is an ADAD call: prohibited",
+    *robo(NE, _t_ne, pewc(CONSENT_AT)),
+    deny=(R,),
+    codes=("prohibited",),
+)
+R = "us-ne-hours-adad"
+case(
+    R,
+    "autodialed call to a Nebraska landline at 21:00 local: denied (ADAD 08:00-21:00)",
+    *robo(NE, local(f"{WED}T21:00", CHI), pewc(CONSENT_AT), line="landline"),
+    deny=(R, *FED),
+    codes=(OUT,),
+)
+R = "us-ne-holidays-prerecorded"
+_ne_thanksgiving = local("2026-11-26T10:00", CHI)
+case(
+    R,
+    "prerecorded solicitation on Thanksgiving at 10:00: only 13:00-21:00 on holidays [U]",
+    *robo(NE, _ne_thanksgiving, pewc(CONSENT_AT), technology="prerecorded", line="landline"),
+    deny=(R,),
+    codes=(OUT,),
+)
+case(
+    R,
+    "the same on Thanksgiving at 13:00: allowed",
+    *robo(NE, _ne_thanksgiving + 3 * HOUR, pewc(CONSENT_AT), technology="prerecorded",
+          line="landline"),
+)  # fmt: skip
+case(
+    R,
+    "the same on an ordinary Thursday at 10:00: allowed",
+    *robo(NE, local("2026-11-19T10:00", CHI), pewc(CONSENT_AT), technology="prerecorded",
+          line="landline"),
+)  # fmt: skip
+
+WY = nanp(307)  # Wyoming, America/Denver
+R = "us-wy-hours-telemarketing"
+hours(R, "20:00 local is outside Wyoming's 08:00-20:00 (federal: 21:00)", WY,
+      local(f"{WED}T20:00", DEN), (R,))  # fmt: skip
+hours(R, "19:59:59 local is inside", WY, local(f"{WED}T19:59:59", DEN))
+
+ME = nanp(207)  # Maine, America/New_York
+R = "us-me-hours-automated"
+case(
+    R,
+    "autodialed call on a weekday at 17:00: outside 09:00-17:00",
+    *robo(ME, local(f"{WED}T17:00", NY), pewc(CONSENT_AT)),
+    deny=(R,),
+    codes=(OUT,),
+)
+case(R, "autodialed call at 16:59:59: allowed",
+     *robo(ME, local(f"{WED}T16:59:59", NY), pewc(CONSENT_AT)))  # fmt: skip
+case(
+    R,
+    "autodialed call on a Saturday at noon: no automated calls on weekends",
+    *robo(ME, local(f"{SAT}T12:00", NY), pewc(CONSENT_AT)),
+    deny=(R,),
+    codes=(OUT,),
+)
+hours(R, "a live call on a Saturday at noon: allowed", ME, local(f"{SAT}T12:00", NY),
+      applied=False)  # fmt: skip
 
 R = "us-tsr-abandonment-3pct"
 _ab_a, _ab_f = robo(GA, T, line="landline")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from callwarden.rules import Confidence, RulePackError, RuleSet, Status, load_packs, parse_pack
-from callwarden.rules.windows import holiday_name
+from callwarden.rules.windows import evaluate_hours, holiday_name, next_allowed
 
 RULES = load_packs()
 PACK_DIR = resources.files("callwarden.rules") / "packs"
@@ -66,8 +67,9 @@ def test_revisions_name_every_pack() -> None:
     """RuleSet.revisions: pack id → revision, for decision logs."""
     revisions = RULES.revisions
     assert revisions["us-federal"] == "2026-11-28.2"
-    # §5.1 states, federal, Canada, recording consent, and the §5.2 list-only states
-    extra = {"us-recording-consent", "us-co", "us-in", "us-mo", "us-tn", "us-wy"}
+    # §5.1 states, federal, Canada, recording consent, the §5.2 list-only states, and Maine
+    # (§17.B's other state facts)
+    extra = {"us-recording-consent", "us-co", "us-in", "us-mo", "us-tn", "us-wy", "us-me"}
     assert extra <= set(revisions)
     assert len(revisions) == len(RULES.packs) == len(STATES_5_1) + 2 + len(extra)
 
@@ -143,6 +145,9 @@ def test_in_force_respects_status_and_dates() -> None:
         ('citation = "Acme CP-7"', 'citation = ""', "citation"),
         ("window = ", "timezone_rule = { local = false }\nwindow = ", "timezone_rule"),
         ("window = ", 'timezone_rule = { fixed = ["Mars/Olympus"] }\nwindow = ', "IANA"),
+        # a holiday window reads the rule's calendar: neither without the other
+        ('["08:00", "20:00"] }', '["08:00", "20:00"], holiday = ["13:00", "21:00"] }', "calendar"),
+        ("window = ", 'holidays = { package = "US-NE" }\nwindow = ', "not allowed"),
     ],
 )
 def test_strict_validation_rejects(old: str, new: str, message: str) -> None:
@@ -162,6 +167,42 @@ def test_bad_holiday_rule_rejected() -> None:
     for bad in ("fixed 02-30", "nth 5 mon 01", "someday"):
         with pytest.raises(RulePackError, match="holiday rule"):
             parse_pack(base.replace("RULE", bad))
+
+
+def test_a_holiday_window_replaces_the_days_own_on_holidays_only() -> None:
+    """A time window's `holiday` entry applies on the calendar's holidays, and only there."""
+    pack = parse_pack(
+        MINIMAL.replace(
+            'window = { weekday = ["08:00", "20:00"] }',
+            'window = { weekday = ["08:00", "20:00"], holiday = ["13:00", "21:00"] }\n'
+            "holidays = { explicit = [{ name = 'Founders Day', rule = 'fixed 11-18' }] }",
+        )
+    )
+    (rule,) = pack.rules
+    zone = "America/New_York"
+
+    def denied(at: datetime) -> bool:
+        found = evaluate_hours(
+            [rule], at=at, zones=[zone], states=[], country="US",
+            purpose="telemarketing", channel="voice", technology="manual",
+        )  # fmt: skip
+        return bool(found)
+
+    holiday, ordinary = date(2026, 11, 18), date(2026, 11, 19)  # both weekdays
+    at = lambda d, hh: datetime(d.year, d.month, d.day, hh, tzinfo=ZoneInfo(zone))  # noqa: E731
+    assert denied(at(holiday, 10)) and not denied(at(holiday, 13))
+    assert not denied(at(holiday, 20)) and not denied(at(ordinary, 10))
+    assert denied(at(ordinary, 20))
+    found = evaluate_hours(
+        [rule], at=at(holiday, 10), zones=[zone], states=[], country="US",
+        purpose="telemarketing", channel="voice", technology="manual",
+    )  # fmt: skip
+    assert "on a holiday (Founders Day)" in found[0].message
+    # the next allowed instant knows the holiday window opens at 13:00
+    assert next_allowed(
+        [rule], after=at(holiday, 10), zones=[zone], states=[], country="US",
+        purpose="telemarketing", channel="voice", technology="manual",
+    ) == at(holiday, 13)  # fmt: skip
 
 
 def test_invalid_toml_rejected() -> None:

@@ -182,6 +182,8 @@ class WeeklyWindow(_Strict):
     weekday: DaySpec = None
     saturday: DaySpec = None
     sunday: DaySpec = None
+    # on a holiday of the rule's `holidays` calendar, this window instead of the day's own
+    holiday: DaySpec = None
 
     def for_weekday(self, weekday: int) -> tuple[time, time] | Literal["none"] | None:
         """The window for a `date.weekday()` number (0 = Monday)."""
@@ -377,7 +379,12 @@ class Rule(_Strict):
         needs = _NEEDS.get(self.kind)
         if needs is not None and not getattr(self, needs):
             raise ValueError(f"a {self.kind.value} rule needs `{needs}`")
+        holiday_window = self.window is not None and self.window.holiday is not None
+        if holiday_window and self.holidays is None:
+            raise ValueError("a window with a `holiday` entry needs a `holidays` calendar")
         for kind, name in _NEEDS.items():
+            if name == "holidays" and holiday_window:
+                continue  # a time window's holiday entry reads this calendar
             if kind is not self.kind and name != needs and getattr(self, name):
                 raise ValueError(f"`{name}` is not allowed on a {self.kind.value} rule")
         if self.effective_to is not None and self.effective_to <= self.effective_from:

@@ -148,9 +148,19 @@ def _holidays_for(cal: HolidayCalendar, year: int) -> dict[date, str]:
     for item in cal.explicit:
         actual = _explicit_date(item.rule, year)
         days.setdefault(actual, item.name)
-        if cal.observed == "sat_fri_sun_mon" and actual.weekday() in (5, 6):
-            shift = -1 if actual.weekday() == 5 else 1
-            days.setdefault(actual + timedelta(days=shift), f"{item.name} (observed)")
+        if cal.observed != "sat_fri_sun_mon":
+            continue
+        # a neighbouring year's holiday can be observed in this one (Saturday 1 January is
+        # observed on Friday 31 December)
+        for near in (
+            _explicit_date(item.rule, year - 1),
+            actual,
+            _explicit_date(item.rule, year + 1),
+        ):
+            if near.weekday() in (5, 6):
+                observed = near + timedelta(days=-1 if near.weekday() == 5 else 1)
+                if observed.year == year:
+                    days.setdefault(observed, f"{item.name} (observed)")
     return days
 
 
@@ -172,15 +182,21 @@ def _check(rule: Rule, local: datetime) -> str | None:
     if rule.kind is RuleKind.TIME_WINDOW:
         assert rule.window is not None
         spec = rule.window.for_weekday(local.weekday())
+        day, on = DAY_NAMES[local.weekday()].title(), ""
+        if rule.window.holiday is not None and rule.holidays is not None:
+            holiday = holiday_name(rule.holidays, local.date())
+            if holiday is not None:
+                spec = rule.window.holiday
+                day = on = f"a holiday ({holiday})"
         if spec is None:
             return None
         if spec == "none":
-            return f"no calls on {DAY_NAMES[local.weekday()].title()}; local time {stamp()}"
+            return f"no calls on {day}; local time {stamp()}"
         start, end = spec
         # Half-open window (rules.md §0.3): 21:00:00 is outside 08:00-21:00.
         if start <= local.time() < end:
             return None
-        return f"local time {stamp()} is outside {_fmt(start)}-{_fmt(end)}"
+        return f"local time {stamp()} is outside {_fmt(start)}-{_fmt(end)}" + (on and f" on {on}")
     if rule.kind is RuleKind.NO_CALLS_ON_DAY:
         name = DAY_NAMES[local.weekday()]
         if name in rule.days:
@@ -337,7 +353,8 @@ def _candidate_instants(
     for rule in rules:
         all_zones.update(rule.timezone_rule.fixed)
         if rule.window is not None:
-            for spec in (rule.window.weekday, rule.window.saturday, rule.window.sunday):
+            window = rule.window
+            for spec in (window.weekday, window.saturday, window.sunday, window.holiday):
                 if isinstance(spec, tuple):
                     starts.add(spec[0])
     limit = after + SEARCH_HORIZON
