@@ -889,22 +889,40 @@ case(
 )
 case(
     R,
-    "SMS-only entry, voice call: allowed",
+    "a request made by text (an SMS entry) stops voice telemarketing too (rules.md §1.3)",
     attempt(GA, T),
     facts(GA, T, internal=(dnc(T - DAY, channel="sms"),)),
+    deny=(R,),
+    codes=("internal_dnc",),
 )
 case(
     R,
-    "SMS-only entry, text: denied",
+    "a request made by voice stops texts too",
     attempt(GA, T, channel="sms"),
     facts(
         GA,
         T,
-        internal=(dnc(T - DAY, channel="sms"),),
+        internal=(dnc(T - DAY, channel="voice"),),
         consents=(pewc(T - 90 * DAY),),
+        rnd=(rnd(pewc(T - 90 * DAY), T),),
         line_type="landline",
     ),
     deny=(R,),
+    codes=("internal_dnc",),
+)
+case(
+    R,
+    "an email opt-out does not stop calls: allowed",
+    attempt(GA, T),
+    facts(GA, T, internal=(dnc(T - DAY, channel="email"),)),
+)
+VA = nanp(703)  # Virginia, America/New_York
+case(
+    "us-va-dnc-10-years",
+    "a Virginia number that answered STOP to a text: both the federal and Virginia rules deny",
+    attempt(VA, T),
+    facts(VA, T, internal=(dnc(T - 9 * 365 * DAY, channel="sms"),)),
+    deny=("us-fcc-company-dnc", "us-va-dnc-10-years"),
     codes=("internal_dnc",),
 )
 case(
@@ -937,6 +955,12 @@ case(
     facts(GA, T, internal=(dnc(T - DAY, channel="voice"),)),
     deny=(R,),
     codes=("internal_dnc",),
+)
+case(
+    R,
+    "collection call by voice after an opt-out of texts only: allowed (per medium, 1006.14(h))",
+    _debt(GA, T),
+    facts(GA, T, internal=(dnc(T - DAY, channel="sms"),)),
 )
 case(
     R,
@@ -1315,18 +1339,49 @@ case(R, "no RND answer on file: denied", _ra, with_rnd(), deny=(R,), codes=("rnd
 case(R, 'fresh RND "no": allowed', _ra, with_rnd(rnd(_c, T, "no")))
 case(
     R,
-    'RND "no" queried exactly 45 days ago: allowed',
+    'RND "no" queried exactly 31 days ago: allowed',
     _ra,
-    with_rnd(rnd(_c, T, "no", age=45 * DAY)),
+    with_rnd(rnd(_c, T, "no", age=31 * DAY)),
 )
 case(
     R,
-    'RND "no" queried 45 days and 1 second ago: stale, denied',
+    'RND "no" queried 31 days and 1 second ago: older than the last monthly update, denied',
     _ra,
-    with_rnd(rnd(_c, T, "no", age=45 * DAY + SECOND)),
+    with_rnd(rnd(_c, T, "no", age=31 * DAY + SECOND)),
     deny=(R,),
     codes=("rnd_missing",),
 )
+_listed_pewc = pewc(CONSENT_AT)
+case(
+    "us-tcpa-national-dnc",
+    'a live call to a listed number: a PEWC voided by RND "yes" exempts from nothing',
+    attempt(GA, T),
+    facts(GA, T, hits=("national",), consents=(_listed_pewc,), rnd=(rnd(_listed_pewc, T, "yes"),)),
+    deny=("us-tcpa-national-dnc",),
+    codes=("registry_listed",),
+)
+case(
+    "us-tcpa-national-dnc",
+    'the same with RND "no": the PEWC exempts',
+    attempt(GA, T),
+    facts(GA, T, hits=("national",), consents=(_listed_pewc,), rnd=(rnd(_listed_pewc, T),)),
+)
+R = "us-fcc-rnd-check-marketing-sms"
+_sms = attempt(GA, T, channel="sms")
+_sms_facts = facts(GA, T, consents=(_listed_pewc,), line_type="landline")
+case(R, "a marketing text sent by hand with PEWC and no RND answer: denied", _sms, _sms_facts,
+     deny=(R,), codes=("rnd_missing",))  # fmt: skip
+case(
+    R,
+    'the same with RND "yes": reassigned, denied',
+    _sms,
+    replace(_sms_facts, rnd=(rnd(_listed_pewc, T, "yes"),)),
+    deny=(R,),
+    codes=("reassigned_number",),
+)
+case(R, 'the same with a fresh RND "no": allowed', _sms,
+     replace(_sms_facts, rnd=(rnd(_listed_pewc, T),)))  # fmt: skip
+R = "us-fcc-rnd-check"
 case(
     R,
     'RND "no" for an earlier date also covers the consent date',
@@ -1840,6 +1895,13 @@ case(
     "telemarketing without caller ID: denied",
     attempt(GA, T, caller_id=None),
     deny=(R,),
+    codes=("caller_id_missing",),
+)
+case(
+    "ca-crtc-caller-id",
+    "Canadian telemarketing without caller ID: denied (CRTC Telemarketing Rules)",
+    attempt(TORONTO, local(f"{WED}T12:00", TOR), caller_id=None),
+    deny=("ca-crtc-caller-id",),
     codes=("caller_id_missing",),
 )
 case(

@@ -66,7 +66,7 @@ def test_one_pack_per_section_5_1_state_plus_federal_and_canada() -> None:
 def test_revisions_name_every_pack() -> None:
     """RuleSet.revisions: pack id → revision, for decision logs."""
     revisions = RULES.revisions
-    assert revisions["us-federal"] == "2026-11-28.2"
+    assert revisions["us-federal"] == "2026-11-29.1"
     # §5.1 states, federal, Canada, recording consent, the §5.2 list-only states, and Maine
     # (§17.B's other state facts)
     extra = {"us-recording-consent", "us-co", "us-in", "us-mo", "us-tn", "us-wy", "us-me"}
@@ -148,6 +148,7 @@ def test_in_force_respects_status_and_dates() -> None:
         # a holiday window reads the rule's calendar: neither without the other
         ('["08:00", "20:00"] }', '["08:00", "20:00"], holiday = ["13:00", "21:00"] }', "calendar"),
         ("window = ", 'holidays = { package = "US-NE" }\nwindow = ', "not allowed"),
+        ("window = ", 'channels_together = ["voice", "sms"]\nwindow = ', "internal_dnc"),
     ],
 )
 def test_strict_validation_rejects(old: str, new: str, message: str) -> None:

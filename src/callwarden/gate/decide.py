@@ -270,6 +270,18 @@ def _revokes(r: RevocationFact, c: ConsentFact, a: Attempt, reach_all: bool) -> 
 class _ConsentView:
     valid: list[ConsentFact]
     revoked: list[tuple[ConsentFact, RevocationFact]]
+    # ids of valid consents the number's disconnection voided (RND "yes"): they exempt from
+    # nothing and lift nothing; the RND rule names them for calls it covers
+    void: frozenset[int] = frozenset()
+
+
+def _rnd_voids(c: ConsentFact, facts: NumberFacts, at: datetime) -> bool:
+    # a "yes" (disconnected on or after the date asked) for the consent date or an earlier
+    # one, known by the attempt: the consent may be the previous subscriber's (fail closed)
+    day = c.given_at.astimezone(UTC).date()
+    return any(
+        r.result == "yes" and r.consent_date <= day and r.queried_at <= at for r in facts.rnd
+    )
 
 
 def _consents(a: Attempt, facts: NumberFacts, reach_all: bool) -> _ConsentView:
@@ -289,6 +301,8 @@ def _consents(a: Attempt, facts: NumberFacts, reach_all: bool) -> _ConsentView:
             view.valid.append(c)
         else:
             view.revoked.append((c, hit))
+    if facts.rnd and view.valid:
+        view.void = frozenset(c.id for c in view.valid if _rnd_voids(c, facts, a.at))
     if len(view.valid) > 1:
         # newest first, once: `_best` is asked two or three times per attempt (stable, so
         # consents given at the same instant keep their order, as the sort per ask did)
@@ -296,9 +310,13 @@ def _consents(a: Attempt, facts: NumberFacts, reach_all: bool) -> _ConsentView:
     return view
 
 
-def _best(view: _ConsentView, a: Attempt, level: str) -> ConsentFact | None:
+def _best(view: _ConsentView, a: Attempt, level: str, *, live: bool = False) -> ConsentFact | None:
+    # `live`: not voided by a disconnection (for exemptions and lifts; the consent rules
+    # leave that judgement to the RND rule, which says why)
     for c in view.valid:  # newest first
         if level == "pewc" and (c.kind != "pewc" or a.seller not in c.sellers):
+            continue
+        if live and c.id in view.void:
             continue
         return c
     return None
@@ -482,7 +500,7 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
         lifts.add("ebr_purchase")
     if a.time_specific_consent:
         lifts.add("time_specific_consent")
-    if _best(consents, a, "pec") is not None:
+    if _best(consents, a, "pec", live=True) is not None:
         lifts.add("prior_express_consent")
 
     consent_used: ConsentFact | None = None
@@ -492,8 +510,15 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
 
     # (3) the company's own list and revocations
     for rule in by_kind.get(RuleKind.INTERNAL_DNC, ()):
+        together = rule.channels_together
         for entry in facts.internal:
-            if entry.seller not in ("*", a.seller) or entry.channel not in ("all", a.channel):
+            if entry.seller not in ("*", a.seller):
+                continue
+            # a request made by text stops calls too where the rule joins the channels
+            # (rules.md §1.3: across voice and SMS)
+            if entry.channel not in ("all", a.channel) and not (
+                entry.channel in together and a.channel in together
+            ):
                 continue
             # only new express consent naming the seller, given after the request, lifts it
             renewed = any(
@@ -583,17 +608,27 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
         if answer.status != "hit":
             continue
         exempt = None
-        if "written_consent" in spec.exempt_by and _best(consents, a, "pewc"):
+        if "written_consent" in spec.exempt_by and _best(consents, a, "pewc", live=True):
             exempt = "written consent naming the seller"
-        elif "consent" in spec.exempt_by and any(a.seller in c.sellers for c in consents.valid):
+        elif "consent" in spec.exempt_by and any(
+            a.seller in c.sellers and c.id not in consents.void for c in consents.valid
+        ):
             exempt = "express consent naming the seller"
         elif "ebr" in spec.exempt_by and ebr is not None:
             exempt = f"established business relationship ({ebr.kind} on {ebr.occurred_on})"
         if exempt is not None:
             exemptions.append(f"{rule.id}: {exempt}")
             continue
+        void = (
+            "; the consent on file does not exempt it: the number was permanently disconnected "
+            "after it was given (RND: yes)"
+            if any(a.seller in c.sellers and c.id in consents.void for c in consents.valid)
+            else ""
+        )
         reasons.append(
-            _reason(gr, rule, "registry_listed", f"listed on the {spec.list} Do-Not-Call list")
+            _reason(
+                gr, rule, "registry_listed", f"listed on the {spec.list} Do-Not-Call list{void}"
+            )
         )
 
     # (6) hours, days, holidays (every candidate zone), emergencies

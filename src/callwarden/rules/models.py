@@ -363,6 +363,8 @@ class Rule(_Strict):
     cooloff_days: int | None = Field(default=None, gt=0)
     max_rate: float | None = Field(default=None, ge=0, le=1)
     max_result_age_days: int | None = Field(default=None, gt=0)
+    # internal_dnc: channels one request covers together, whichever it was made on
+    channels_together: frozenset[Channel] = frozenset()
     # facts of the attempt the rule cannot be judged without (missing: deny, fail closed)
     requires: frozenset[Literal["subject", "debt", "campaign", "caller_id"]] = frozenset()
     timezone_rule: TimezoneRule = TimezoneRule()
@@ -379,6 +381,8 @@ class Rule(_Strict):
         needs = _NEEDS.get(self.kind)
         if needs is not None and not getattr(self, needs):
             raise ValueError(f"a {self.kind.value} rule needs `{needs}`")
+        if self.channels_together and self.kind is not RuleKind.INTERNAL_DNC:
+            raise ValueError("`channels_together` is only for internal_dnc rules")
         holiday_window = self.window is not None and self.window.holiday is not None
         if holiday_window and self.holidays is None:
             raise ValueError("a window with a `holiday` entry needs a `holidays` calendar")
