@@ -73,11 +73,23 @@ def test_day_30_closes_the_first_period_and_day_31_opens_the_second(session_fact
         assert (p2.number, p2.start, p2.end) == (2, DAY31_FIRST, DAY31_FIRST + timedelta(days=30))
         assert (p2.answered_by_person, p2.abandoned, p2.rate, p2.within_limit) == (10, 0, 0.0, True)
         assert p2.complete is False and report.current == p2
-        # the gate sees the rate of the period each moment falls in
+        # the gate sees the higher of the period's rate and the rolling 30 days' (rules.md §2):
+        # the new period starts clean, but the last 30 days still hold the 2 abandoned calls
         assert service.load_campaign_abandonment(s, ["spring"], at=DAY30_LAST) == {
             "spring": pytest.approx(2 / 52)
         }
-        assert service.load_campaign_abandonment(s, ["spring"], at=at) == {"spring": 0.0}
+        assert (report.rolling.answered_by_person, report.rolling.abandoned) == (62, 2)
+        assert report.rolling.within_limit is False
+        assert report.as_dict()["gate_within_limit"] is False
+        assert service.load_campaign_abandonment(s, ["spring"], at=at) == {
+            "spring": pytest.approx(2 / 62)
+        }
+        # 30 days after the abandoned calls they leave the rolling window too
+        later = DAY30_LAST + timedelta(days=30, seconds=1)
+        assert service.load_campaign_abandonment(s, ["spring"], at=later) == {"spring": 0.0}
+        assert service.abandonment(session=s, campaign="spring", at=later).as_dict()[
+            "gate_within_limit"
+        ]
 
 
 def test_a_later_period_with_no_calls_yet(session_factory):

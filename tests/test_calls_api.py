@@ -188,6 +188,11 @@ def test_campaign_abandonment_endpoint(client: TestClient, keys: Keys):
     assert body["current"]["answered_by_person"] == 31 and body["current"]["abandoned"] == 1
     assert body["within_limit"] is False and body["limit"] == 0.03
     assert body["periods"][0]["start"].startswith("2026-03-02")
+    # the rolling 30 days the gate also throttles on, over HTTP
+    rolling = body["rolling_30_days"]
+    assert rolling["start"].startswith("2026-02-08") and rolling["end"].startswith("2026-03-10")
+    assert (rolling["answered_by_person"], rolling["abandoned"]) == (31, 1)
+    assert rolling["within_limit"] is False and body["gate_within_limit"] is False
     assert client.get("/v1/campaigns/nope/abandonment", headers=sup).status_code == 404
     assert client.get("/v1/campaigns/spring/abandonment", headers=h).status_code == 403
 

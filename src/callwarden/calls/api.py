@@ -116,8 +116,20 @@ class PeriodOut(BaseModel):
     within_limit: bool
 
 
+class RollingOut(BaseModel):
+    """The 30 days ending at the moment asked about (the gate also throttles on these)."""
+
+    start: datetime
+    end: datetime
+    calls: int
+    answered_by_person: int
+    abandoned: int
+    rate: float | None
+    within_limit: bool
+
+
 class AbandonmentOut(BaseModel):
-    """A campaign's abandonment rate per successive 30-day period."""
+    """A campaign's abandonment rate per successive 30-day period and over the last 30 days."""
 
     campaign: str
     at: datetime
@@ -128,6 +140,8 @@ class AbandonmentOut(BaseModel):
     within_limit: bool
     periods_over_limit: int
     periods: list[PeriodOut]
+    rolling_30_days: RollingOut
+    gate_within_limit: bool
 
 
 def _route(request: Request) -> str:

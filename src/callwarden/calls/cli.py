@@ -109,17 +109,18 @@ def stats(
     table = Table(title=f"Abandoned calls, current 30-day period (limit {reports[0].limit:.0%})")
     table.add_column("campaign")
     table.add_column("period from", no_wrap=True)
-    for name in ("calls", "answered", "abandoned", "rate"):
+    for name in ("calls", "answered", "abandoned", "rate", "last 30 days"):
         table.add_column(name, justify="right")
     table.add_column("status", no_wrap=True)
     for r in reports:
-        p = r.current
+        p, rolling = r.current, r.rolling
         rate = "-" if p.rate is None else f"{p.rate:.1%}"
-        if p.answered_by_person == 0:
+        last_30 = "-" if rolling.rate is None else f"{rolling.rate:.1%}"
+        if p.answered_by_person == 0 and rolling.answered_by_person == 0:
             verdict = "[yellow]no answers[/yellow]"
-        elif p.within_limit:
+        elif p.within_limit and rolling.within_limit:
             verdict = "[green]ok[/green]"
-        else:
+        else:  # the gate throttles the campaign's dialer calls on either
             verdict = "[red]OVER LIMIT[/red]"
         table.add_row(
             r.campaign,
@@ -128,6 +129,7 @@ def stats(
             f"{p.answered_by_person:,}",
             f"{p.abandoned:,}",
             rate,
+            last_30,
             verdict,
         )
     cli.console.print(table)

@@ -762,13 +762,43 @@ class AbandonmentPeriod:
 
 
 @dataclass(frozen=True, slots=True)
+class RollingRate:
+    """A campaign's abandonment rate over the 30 days ending at a moment (the gate's throttle).
+
+    The law measures successive 30-day periods; the gate also throttles on the rolling 30
+    days (rules.md §2 'Gate must'), so a new period does not clear a rate that is over 3%.
+    """
+
+    start: datetime
+    end: datetime  # the moment itself, included
+    calls: int
+    answered_by_person: int
+    abandoned: int
+    rate: float | None
+    within_limit: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "calls": self.calls,
+            "answered_by_person": self.answered_by_person,
+            "abandoned": self.abandoned,
+            "rate": self.rate,
+            "within_limit": self.within_limit,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class AbandonmentReport:
-    """A campaign's abandonment rate in every 30-day period so far."""
+    """A campaign's abandonment rate in every 30-day period so far, and over the last 30 days."""
 
     campaign: str
     at: datetime
     first_call_at: datetime
     periods: tuple[AbandonmentPeriod, ...]
+    rolling: RollingRate
     limit: float = ABANDONMENT_LIMIT
     citation: str = ABANDONMENT_CITATION
 
@@ -794,6 +824,9 @@ class AbandonmentReport:
             "within_limit": self.current.within_limit,
             "periods_over_limit": self.periods_over_limit,
             "periods": [p.as_dict() for p in self.periods],
+            "rolling_30_days": self.rolling.as_dict(),
+            # what the gate throttles on: the current period and the rolling 30 days
+            "gate_within_limit": self.current.within_limit and self.rolling.within_limit,
         }
 
 
@@ -810,6 +843,21 @@ def _period_bounds(first: datetime, index: int) -> tuple[datetime, datetime]:
 
 def _period_index(first: datetime, at: datetime) -> int:
     return (at.astimezone(UTC).date() - first.astimezone(UTC).date()).days // PERIOD_DAYS
+
+
+def _rolling(session: Reader, campaign: str, at: datetime) -> RollingRate:
+    # [at - 30 days, at]: the upper bound is `at` itself (the query's third bound)
+    start = at - timedelta(days=PERIOD_DAYS)
+    calls, answered, abandoned = _count(session, campaign, start, at + timedelta(days=1), at)
+    return RollingRate(
+        start=start,
+        end=at,
+        calls=calls,
+        answered_by_person=answered,
+        abandoned=abandoned,
+        rate=abandoned / answered if answered else None,
+        within_limit=within_limit(abandoned, answered),
+    )
 
 
 def _count(
@@ -886,7 +934,11 @@ def _count_rate(
         return None, None
     start, end = _period_bounds(first, _period_index(first, at))
     _, answered, abandoned = _count(session, campaign, start, end, at)
-    return (abandoned / answered if answered else None), end
+    period = abandoned / answered if answered else None
+    # the stricter of the period's rate and the rolling 30 days' (rules.md §2)
+    rolling = _rolling(session, campaign, at).rate
+    rates = [r for r in (period, rolling) if r is not None]
+    return (max(rates) if rates else None), end
 
 
 def _remember(key: tuple[str, str], at: datetime, rate: float | None, end: datetime | None) -> None:
@@ -921,7 +973,7 @@ def _recount_later(engine: Engine, key: tuple[str, str], campaign: str) -> None:
 def load_campaign_abandonment(
     session: Reader, campaigns: Sequence[str], *, at: datetime
 ) -> dict[str, float | None]:
-    """Each campaign's abandonment rate in its current 30-day period (None: nobody answered)."""
+    """Each campaign's rate for the gate: its 30-day period's or the last 30 days', the higher."""
     live = abs(utcnow() - at) <= LIVE_RATE_TTL
     bind = session.engine if isinstance(session, Connection) else session.get_bind()
     # a session joined to an outer connection's transaction must count in it, not aside
@@ -979,7 +1031,13 @@ def _report(session: Session, campaign: str, first: datetime, at: datetime) -> A
                 within_limit=within_limit(abandoned, answered),
             )
         )
-    return AbandonmentReport(campaign=campaign, at=at, first_call_at=first, periods=tuple(periods))
+    return AbandonmentReport(
+        campaign=campaign,
+        at=at,
+        first_call_at=first,
+        periods=tuple(periods),
+        rolling=_rolling(session, campaign, at),
+    )
 
 
 def stats(*, session: Session, at: datetime | None = None) -> list[AbandonmentReport]:
