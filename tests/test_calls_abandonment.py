@@ -214,3 +214,18 @@ def test_an_expired_rate_is_answered_while_it_is_recounted(session_factory):
         entry.rate = 0.5
         entry.since, entry.until = now - timedelta(seconds=90), now - timedelta(seconds=60)
         assert service.load_campaign_abandonment(s, ["spring"], at=utcnow()) == {"spring": 1.0}
+
+
+def test_the_gate_takes_the_higher_of_the_period_and_the_last_30_days(session_factory):
+    """Either measure can be the higher one: a fresh period with one abandoned call of ten is
+    over 3% even though the last 30 days, with the previous period's answers, are not."""
+    with session_factory() as s:
+        _calls(s, DAY1, {"answered": 100})
+        _calls(s, DAY31_FIRST, {"abandoned": 1, "answered": 9})
+        at = DAY31_FIRST + timedelta(hours=1)
+        report = service.abandonment(session=s, campaign="spring", at=at)
+        assert report.current.rate == pytest.approx(1 / 10)
+        assert report.rolling.rate == pytest.approx(1 / 110)
+        assert service.load_campaign_abandonment(s, ["spring"], at=at) == {
+            "spring": pytest.approx(1 / 10)
+        }

@@ -724,6 +724,17 @@ _ALL_FIRST_SQL = (
     "SELECT campaign, MIN(at) FROM call_attempts WHERE state = 'placed' AND channel = 'voice'"
     " AND at <= ? AND campaign IS NOT NULL GROUP BY campaign ORDER BY campaign"
 )
+# The gate's rate in one pass over the calls: (answered, abandoned) since the period's start
+# and since 30 days ago, both up to the moment (the period's end is never before it).
+_GATE_COUNT_SQL = (
+    "SELECT"
+    " COALESCE(SUM(CASE WHEN at >= ? AND answered_by_person THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(CASE WHEN at >= ? AND abandoned THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(CASE WHEN at >= ? AND answered_by_person THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(CASE WHEN at >= ? AND abandoned THEN 1 ELSE 0 END), 0)"
+    " FROM call_attempts WHERE campaign = ? AND state = 'placed' AND channel = 'voice'"
+    " AND at >= ? AND at <= ?"
+)
 _COUNT_SQL = (
     "SELECT COUNT(*), COALESCE(SUM(CASE WHEN answered_by_person THEN 1 ELSE 0 END), 0),"
     " COALESCE(SUM(CASE WHEN abandoned THEN 1 ELSE 0 END), 0) FROM call_attempts"
@@ -933,11 +944,17 @@ def _count_rate(
     if first is None:
         return None, None
     start, end = _period_bounds(first, _period_index(first, at))
-    _, answered, abandoned = _count(session, campaign, start, end, at)
-    period = abandoned / answered if answered else None
+    since = at - timedelta(days=PERIOD_DAYS)
+    bind = time_binder(session)
+    row = fetch_all(
+        session,
+        _GATE_COUNT_SQL,
+        (*map(bind, (start, start, since, since)), campaign, bind(min(start, since)), bind(at)),
+    )[0]
     # the stricter of the period's rate and the rolling 30 days' (rules.md §2)
-    rolling = _rolling(session, campaign, at).rate
-    rates = [r for r in (period, rolling) if r is not None]
+    rates = [
+        int(abandoned) / int(answered) for answered, abandoned in (row[:2], row[2:]) if answered
+    ]
     return (max(rates) if rates else None), end
 
 

@@ -275,12 +275,16 @@ class _ConsentView:
     void: frozenset[int] = frozenset()
 
 
-def _rnd_voids(c: ConsentFact, facts: NumberFacts, at: datetime) -> bool:
-    # a "yes" (disconnected on or after the date asked) for the consent date or an earlier
+def _rnd_void(consents: list[ConsentFact], facts: NumberFacts, at: datetime) -> frozenset[int]:
+    # a "yes" (disconnected on or after the date asked) for a consent's date or an earlier
     # one, known by the attempt: the consent may be the previous subscriber's (fail closed)
-    day = c.given_at.astimezone(UTC).date()
-    return any(
-        r.result == "yes" and r.consent_date <= day and r.queried_at <= at for r in facts.rnd
+    yes = [r for r in facts.rnd if r.result == "yes" and r.queried_at <= at]
+    if not yes:  # the common case: one "no" on file
+        return frozenset()
+    return frozenset(
+        c.id
+        for c in consents
+        if any(r.consent_date <= c.given_at.astimezone(UTC).date() for r in yes)
     )
 
 
@@ -302,7 +306,7 @@ def _consents(a: Attempt, facts: NumberFacts, reach_all: bool) -> _ConsentView:
         else:
             view.revoked.append((c, hit))
     if facts.rnd and view.valid:
-        view.void = frozenset(c.id for c in view.valid if _rnd_voids(c, facts, a.at))
+        view.void = _rnd_void(view.valid, facts, a.at)
     if len(view.valid) > 1:
         # newest first, once: `_best` is asked two or three times per attempt (stable, so
         # consents given at the same instant keep their order, as the sort per ask did)
