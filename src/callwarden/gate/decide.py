@@ -756,7 +756,7 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
                     rule,
                     "abandonment_rate",
                     f"campaign {a.campaign} abandoned {rate:.2%} of live-answered calls in the "
-                    f"current 30-day period; the limit is {rule.max_rate:.0%}",
+                    f"current 30-day period or the last 30 days; the limit is {rule.max_rate:.0%}",
                 )
             )
     for rule in by_kind.get(RuleKind.PROHIBITED, ()):
