@@ -17,6 +17,7 @@ from callwarden.consent import service
 from callwarden.consent.models import ConsentRecord, ConsentRevocation
 from callwarden.db import transaction
 from callwarden.dnc import service as dnc
+from callwarden.dnc.models import DncInternalEntry
 from callwarden.errors import NotFound, ValidationFailed
 from callwarden.gate.facts import ConsentFact, RevocationFact
 from callwarden.security.crypto import FieldCipher, cipher_for
@@ -231,6 +232,17 @@ def test_stop_revokes_and_adds_an_internal_dnc_entry(session_factory, fc):
         ("no más", "phrase", False),
         ("stpo", "uncertain", True),  # a likely typo: treated as revoked, flagged
         ("I said stop it already", "uncertain", True),
+        # plain-language replies an audit found unrecognised (2026-11-29)
+        ("Don't message me", "phrase", False),
+        ("dont contact me", "phrase", False),
+        ("opt_out", "keyword", False),
+        ("nomas", "phrase", False),
+        ("deja de escribirme", "phrase", False),
+        ("no me mandes mensajes", "phrase", False),
+        ("No more!", "uncertain", True),
+        ("unsub", "uncertain", True),
+        ("i want out", "uncertain", True),
+        ("go away", "uncertain", True),
     ],
 )
 def test_reply_texts_are_classified(session_factory, fc, text, method, review):
@@ -536,3 +548,34 @@ def test_format_detection():
     assert bulk.format_for("application/json") == "json"
     assert bulk.format_for("text/csv") == "csv"
     assert bulk.format_for("application/octet-stream") is None
+
+
+@pytest.mark.parametrize(
+    ("channel", "text", "method"),
+    [
+        ("email", "Please remove my number from your calling list.", "other"),
+        ("letter", "I no longer wish to receive telephone calls from you.", "other"),
+        ("agent", "Customer asked to be put on the do-not-call list", "other"),
+        ("ivr", "9", "keypress"),
+    ],
+)
+def test_a_request_by_any_other_means_revokes_whatever_its_words(
+    session_factory, fc, channel, text, method
+):
+    """Only a reply's words are classified: text that came by email, letter, an agent or an
+    IVR key is the request itself (64.1200(a)(10), (a)(11)), kept encrypted as evidence."""
+    outcome = revoke(session_factory, fc, channel=channel, text=text, scope="telemarketing")
+    assert outcome.revoked and outcome.method == method and outcome.dnc_entry_id is not None
+    with session_factory() as s:
+        row = s.get(ConsentRevocation, outcome.revocation.id)
+        assert row is not None and row.text != text  # stored encrypted
+        assert fc.decrypt(row.text, context=service._text_context(N1)) == text
+
+
+def test_a_collection_opt_out_reaches_the_internal_list_for_its_medium(session_factory, fc):
+    """12 CFR 1006.14(h): "STOP" to collection texts is an opt-out of that medium."""
+    outcome = revoke(session_factory, fc, text="STOP", scope="debt_collection")
+    assert outcome.revoked and outcome.dnc_entry_id is not None
+    with session_factory() as s:
+        entry = s.get(DncInternalEntry, outcome.dnc_entry_id)
+        assert entry is not None and entry.channel == "sms" and entry.seller == "acme"

@@ -1351,6 +1351,38 @@ case(
     deny=(R,),
     codes=("rnd_missing",),
 )
+_day = CONSENT_AT.date()
+case(
+    R,
+    'a "yes" 40 days old still voids the consent, whatever later "no" for that date says',
+    _ra,
+    with_rnd(rnd(_c, T, "yes", age=40 * DAY), rnd(_c, T, "no", age=DAY)),
+    deny=(R,),
+    codes=("reassigned_number",),
+)
+case(
+    R,
+    'a "yes" for a date after the consent: disconnected after it, the consent is void',
+    _ra,
+    with_rnd(RndFact(_day + 30 * DAY, "yes", T - DAY), rnd(_c, T, "no", age=2 * DAY)),
+    deny=(R,),
+    codes=("reassigned_number",),
+)
+case(
+    R,
+    'a "yes" for a date before the consent, then "no" for the consent date: a new subscriber\'s '
+    "consent, valid",
+    _ra,
+    with_rnd(RndFact(_day - 60 * DAY, "yes", T - 9 * DAY), rnd(_c, T, "no", age=DAY)),
+)
+case(
+    R,
+    'a "yes" for a date before the consent and nothing since: may predate it, void (fail closed)',
+    _ra,
+    with_rnd(RndFact(_day - 60 * DAY, "yes", T - 9 * DAY)),
+    deny=(R,),
+    codes=("reassigned_number",),
+)
 _listed_pewc = pewc(CONSENT_AT)
 case(
     "us-tcpa-national-dnc",

@@ -49,7 +49,7 @@ def _normalise(text: str) -> str:
     # Case, accents-as-typed, punctuation and spacing do not change what a consumer meant.
     folded = unicodedata.normalize("NFKC", text).casefold()
     folded = folded.replace("’", "'")
-    folded = re.sub(r"[^\w\s'-]", " ", folded)
+    folded = re.sub(r"[^\w\s'-]|_", " ", folded)  # "opt_out" is "opt out"
     return re.sub(r"\s+", " ", folded).strip()
 
 
@@ -89,6 +89,18 @@ def classify(text: str) -> Verdict:
                 reasonable["citation"],
                 reasonable["confidence"],
                 False,
+            )
+    doubtful = data["uncertain"]
+    for phrase in doubtful["phrases"]:
+        if re.search(rf"(?<!\w){re.escape(_normalise(phrase))}(?!\w)", norm):
+            # Fail closed: honour it and flag it for a person to look at.
+            return Verdict(
+                True,
+                Basis.UNCERTAIN,
+                phrase,
+                doubtful["citation"],
+                doubtful["confidence"],
+                True,
             )
     tokens = squeezed.split()
     joined = " ".join(tokens)

@@ -64,8 +64,14 @@ SCOPES = (*PURPOSES, "all")
 MESSAGE_CHANNELS = (*CHANNELS, "all")
 METHODS = ("keyword", "phrase", "uncertain", "keypress", "designated", "other")
 ANY_SELLER = "*"
-# A scope that covers telemarketing is also a company-specific DNC request (64.1200(d)(3)).
-DNC_SCOPES = frozenset({"telemarketing", "all"})
+# A scope that covers telemarketing is also a company-specific DNC request (64.1200(d)(3));
+# a collection scope is a request not to be contacted through that medium (12 CFR
+# 1006.14(h)), which the internal list carries per channel too.
+DNC_SCOPES = frozenset({"telemarketing", "debt_collection", "all"})
+# Channels where the text is the consumer's own reply, whose words decide whether it revokes.
+# Text that came another way (an email, a letter, an agent's note, an IVR key) is the request
+# itself, kept as evidence: any reasonable means revokes (64.1200(a)(10), (a)(11)).
+REPLY_CHANNELS = frozenset({"sms", "chat"})
 
 EVIDENCE_CONTEXT = "consent_records.evidence"
 TEXT_CONTEXT = "consent_revocations.text"
@@ -541,7 +547,7 @@ def check_revocation(
     verdict: Verdict | None = None
     basis: str | None = None
     revoked = True
-    if text is not None:
+    if text is not None and channel in REPLY_CHANNELS:
         verdict = classify(text)
         revoked = verdict.revoked
         basis = verdict.basis.value

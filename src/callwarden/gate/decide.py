@@ -16,7 +16,14 @@ from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from callwarden.ebr.service import ebr_expiry
-from callwarden.gate.facts import CallFact, ConsentFact, EbrFact, NumberFacts, RevocationFact
+from callwarden.gate.facts import (
+    CallFact,
+    ConsentFact,
+    EbrFact,
+    NumberFacts,
+    RevocationFact,
+    RndFact,
+)
 from callwarden.gate.locations import Locations, candidate_locations
 from callwarden.rules.models import HOURS_KINDS, Rule, RuleKind, RuleSet
 from callwarden.rules.windows import evaluate_selected, next_allowed_selected
@@ -275,16 +282,39 @@ class _ConsentView:
     void: frozenset[int] = frozenset()
 
 
+def _disconnected_since(day: date, answers: Sequence[RndFact], at: datetime) -> bool:
+    """True when an RND "yes" known by `at` says a consent given on `day` may be void.
+
+    "yes" for date D: permanently disconnected on or after D. With D on or after the consent
+    day the consent is void, however old the answer (a disconnection is permanent). With D
+    before it the disconnection may predate the consent (a new subscriber's consent): void
+    unless a later "no" for a date after D, up to the consent day, shows no disconnection
+    since (a "no" for D itself contradicts the "yes": it stays void).
+    """
+    known = [r for r in answers if r.queried_at <= at]
+    for y in known:
+        if y.result != "yes":
+            continue
+        if y.consent_date >= day:
+            return True
+        if not any(
+            n.result == "no"
+            and y.consent_date < n.consent_date <= day
+            and n.queried_at >= y.queried_at
+            for n in known
+        ):
+            return True
+    return False
+
+
 def _rnd_void(consents: list[ConsentFact], facts: NumberFacts, at: datetime) -> frozenset[int]:
-    # a "yes" (disconnected on or after the date asked) for a consent's date or an earlier
-    # one, known by the attempt: the consent may be the previous subscriber's (fail closed)
-    yes = [r for r in facts.rnd if r.result == "yes" and r.queried_at <= at]
-    if not yes:  # the common case: one "no" on file
+    # consents a "yes" may void: they exempt from nothing and lift nothing
+    if not any(r.result == "yes" for r in facts.rnd):  # the common case: one "no" on file
         return frozenset()
     return frozenset(
         c.id
         for c in consents
-        if any(r.consent_date <= c.given_at.astimezone(UTC).date() for r in yes)
+        if _disconnected_since(c.given_at.astimezone(UTC).date(), facts.rnd, at)
     )
 
 
@@ -826,6 +856,18 @@ def _rnd_reason(
 ) -> Reason | None:
     assert rule.max_result_age_days is not None
     consent_day = consent.given_at.astimezone(UTC).date()
+    # A disconnection is permanent: a "yes" of any age, for the consent date or a later one,
+    # outweighs any later answer (`_disconnected_since`).
+    if any(r.result == "yes" for r in facts.rnd) and _disconnected_since(
+        consent_day, facts.rnd, a.at
+    ):
+        return _reason(
+            gr,
+            rule,
+            "reassigned_number",
+            f"the number was permanently disconnected after consent was given on {consent_day} "
+            "(RND: yes); the consent no longer counts",
+        )
     oldest = a.at - timedelta(days=rule.max_result_age_days)
     # An answer for the consent date (or an earlier one: "not disconnected since" then
     # covers the consent date too), queried recently enough and before the attempt.
@@ -846,15 +888,6 @@ def _rnd_reason(
         if len(usable) == 1
         else max(usable, key=lambda r: (r.queried_at, r.consent_date, r.result != "no"))
     )
-    # A disconnection is permanent: one "yes" outweighs any later "no data" (or "no").
-    if any(r.result == "yes" for r in usable):
-        return _reason(
-            gr,
-            rule,
-            "reassigned_number",
-            f"the number was permanently disconnected after consent was given on {consent_day} "
-            "(RND: yes); the consent no longer counts",
-        )
     if latest.result != "no":
         return _reason(
             gr,
