@@ -2295,6 +2295,14 @@ case(
     "toll-free number: an informational call has no hours rule to judge",
     attempt(TOLL_FREE, T, purpose="informational"),
 )
+case(
+    R,
+    "toll-free number with a Hawaii address on file: still anywhere, so still unknown",
+    attempt(TOLL_FREE, T),
+    facts(TOLL_FREE, T, locations=(LocationFact("US", "HI"),)),
+    deny=(R,),
+    codes=("unknown_local_time",),
+)
 R = "callwarden-jurisdiction-not-covered"
 case(
     R,
@@ -2309,6 +2317,31 @@ case(
     attempt(UK, T, purpose="informational"),
     deny=(R,),
     codes=("jurisdiction_not_covered",),
+)
+case(
+    R,
+    "a UK number with a US address on file: the UK still cannot be judged",
+    attempt(UK, T),
+    facts(UK, T, locations=(LocationFact("US", "NY"),)),
+    deny=(R,),
+    codes=("jurisdiction_not_covered",),
+)
+case(
+    R,
+    "a Georgia number with an address in Jalisco, Mexico on file: Mexico cannot be judged",
+    attempt(GA, T),
+    facts(GA, T, locations=(LocationFact("MX", "JAL"),)),
+    deny=(R,),
+    codes=("jurisdiction_not_covered",),
+)
+R = "callwarden-location-unplaced"
+case(
+    R,
+    "a New York number with a ZIP-only address (90210) on file: its zone is unknown",
+    attempt(nanp(212), T),
+    facts(nanp(212), T, locations=(LocationFact("US", None, "90210"),)),
+    deny=(R,),
+    codes=("location_unplaced",),
 )
 
 # --- Every reason at once ------------------------------------------------------------------

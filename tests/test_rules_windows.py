@@ -600,3 +600,18 @@ def test_puerto_rico_gets_federal_hours() -> None:
     at = local("2026-07-15T21:30", "America/Puerto_Rico")
     found = check(at, number.time_zones, number.states, country=number.region or "")
     assert "us-tcpa-hours-telemarketing" in ids(found)
+
+
+def test_the_memo_keeps_the_two_readings_of_a_repeated_hour_apart() -> None:
+    """London's 01:30 on 2026-10-25 happens twice (00:30 and 01:30 UTC), and Python calls the
+    two equal; in New York they are 20:30 (inside 08:00-21:00) and 21:30 (outside). The
+    answer remembered for the first must not be handed to the second."""
+    rules = [r for r in RULES.in_force(date(2026, 10, 25)) if r.id == "us-tcpa-hours-telemarketing"]
+    first = datetime(2026, 10, 25, 1, 30, tzinfo=ZoneInfo("Europe/London"))
+    second = first.replace(fold=1)
+    assert first == second and first.astimezone(UTC) != second.astimezone(UTC)
+    zones = ["America/New_York"]
+    assert evaluate_selected(rules, at=first, zones=zones) == []
+    assert [v.rule_id for v in evaluate_selected(rules, at=second, zones=zones)] == [
+        "us-tcpa-hours-telemarketing"
+    ]

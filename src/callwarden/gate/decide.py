@@ -504,16 +504,32 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
 
     loc, local_at, zone_days, covered = fr.locations, fr.local_at, fr.zone_days, fr.covered
     selected = fr.selection
-    if not covered:
+    if len(covered) < len(loc.countries) or not covered:
+        # every candidate country must be judged: one no pack covers cannot be, even when
+        # another is (a CRM address abroad for a covered number, or the reverse)
+        outside = [c for c in loc.countries if c not in covered]
         reasons.append(
             _builtin(
                 "jurisdiction_not_covered",
-                f"no rule pack covers the called party's country ({', '.join(loc.countries)})"
-                if loc.countries
+                f"no rule pack covers the called party's country ({', '.join(outside)})"
+                if outside
                 else "the called party's country is unknown",
                 "rules.md §0.2 (fail closed)",
             )
         )
+    for place in facts.locations:
+        if not place.state:
+            # a ZIP or postal code alone is not placed in a state (nor its zones): the rules
+            # and local time of that place are unknown
+            where = f"{place.country} {place.zip}" if place.zip else place.country
+            reasons.append(
+                _builtin(
+                    "location_unplaced",
+                    f"a known location of the called party ({where}) has no state or province, "
+                    "so its local time and state rules are unknown",
+                    "rules.md §0.2 (fail closed)",
+                )
+            )
     by_kind, reach_all = selected.by_kind, selected.reach_all
     # the called party's candidate dates (UTC only when no zone is known)
     local_days = sorted(zone_days) or [a.at.astimezone(UTC).date()]

@@ -94,13 +94,16 @@ def _union(
     all_states = list(states)
     all_zones = list(zones)
     sources = ["area_code"] if (states or zones) else []
+    # No zone from the number (toll-free, non-geographic, unknown) means the party may be
+    # anywhere: a CRM address adds states but cannot make the local time known.
+    placed = bool(zones)
     for loc in known:
         if loc.country not in countries:
             countries.append(loc.country)
         if loc.state:
             if loc.state not in all_states:
                 all_states.append(loc.state)
-            for zone in zones_of_state(loc.state):
+            for zone in zones_of_state(loc.state) if placed else ():
                 if zone not in all_zones:
                     all_zones.append(zone)
         if "customer_location" not in sources:

@@ -298,7 +298,8 @@ def _memo(
     consents: frozenset[str] | set[str],
     compute: Callable[[], Any],
 ) -> Any:
-    key = (kind, id(rules), at, tuple(zones), frozenset(consents))
+    # `fold` too: the two readings of a repeated local hour are equal in Python
+    key = (kind, id(rules), at, at.fold, tuple(zones), frozenset(consents))
     hit = _MEMO.get(key)
     if hit is not None and hit[0] is rules:
         return hit[1]
