@@ -272,3 +272,16 @@ def test_garbage_text_lines_never_raise(text):
 def test_implausible_unix_seconds_are_errors(value):
     record, errors = cdr.parse_record({"at": value, "decision_id": "d", "outcome": "busy"}, line=3)
     assert record is None and [(e.line, e.field) for e in errors] == [(3, "at")]
+
+
+@pytest.mark.parametrize("column", ["DNC Requested", "do_not_call", "Opt-Out", "unsubscribe"])
+def test_a_do_not_call_flag_under_another_name_is_refused_not_ignored(column):
+    """An unused column is listed and ignored, but one that looks like a Do-Not-Call flag is
+    an error naming it: a request must not vanish from the internal list."""
+    data = (
+        f"number,at,seller,channel,purpose,technology,outcome,{column}\n"
+        "+14045550100,2026-03-02T15:00:00Z,acme,voice,telemarketing,manual,answered,yes\n"
+    )
+    rows, errors, _ = cdr.parse_csv(data)
+    assert rows == []
+    assert len(errors) == 1 and errors[0].line == 1 and "dnc_request" in errors[0].message

@@ -13,6 +13,7 @@ from callwarden.audit import service as audit
 from callwarden.bulk import ImportRejected
 from callwarden.calls import cdr, service
 from callwarden.calls.models import CallAttempt
+from callwarden.consent import service as consent
 from callwarden.db import utcnow
 from callwarden.dnc import service as dnc
 from callwarden.errors import Conflict, NotFound, ValidationFailed
@@ -371,3 +372,53 @@ def test_replay_counts_a_reservation_released_later_and_expiry_at_known_at(sessi
         got = _history(s, numbers=[N2], since=since, now=known, known_at=known)
         assert [f.id for f in got] == [expired.id]
         assert _history(s, numbers=[N2], since=since, now=known + timedelta(minutes=1)) == []
+
+
+def test_a_dnc_request_on_a_call_also_revokes_consent_for_that_kind_of_call(session_factory):
+    """An opt-out during an informational prerecorded call revokes the consent it was made on
+    (64.1200(a)(10)): the internal list alone stops only telemarketing."""
+    with session_factory() as s:
+        row = _call(s, outcome="voicemail", purpose="informational", technology="prerecorded",
+                    dnc_request=True)  # fmt: skip
+        s.commit()
+        (revocation,) = consent.revocations_for(session=s, number=N1)
+        assert (revocation.seller, revocation.scope, revocation.message_channel) == (
+            "acme",
+            "informational",
+            "voice",
+        )
+        assert revocation.channel == "ivr" and revocation.received_at == row.at
+        # one internal entry, the call's own (every channel), not a second from the revocation
+        (entry,) = dnc.internal_entries(session=s, number=N1)
+        assert entry.channel == "all"
+
+
+def test_a_dnc_request_sent_again_on_a_recorded_call_is_applied(session_factory):
+    """The dialer sends a CDR, then the same call again once the agent marked it Do-Not-Call:
+    the duplicate is skipped but its request counts (64.1200(d)(3)), once."""
+    with session_factory() as s:
+        first = service.record_calls(
+            session=s, records=[_record(1, external_id="cdr-9")], source="import", **WHO
+        )
+        s.commit()
+        assert first.dnc_entries == 0 and dnc.internal_entries(session=s, number=N1) == []
+        again = service.record_calls(
+            session=s,
+            records=[_record(1, external_id="cdr-9", dnc_request=True, outcome="answered")],
+            source="import",
+            **WHO,
+        )
+        s.commit()
+        assert again.imported == 0 and again.dnc_entries == 1
+        assert "Do-Not-Call request was applied" in again.skipped[0]["reason"]
+        assert len(dnc.internal_entries(session=s, number=N1)) == 1
+        stored = s.scalars(select(CallAttempt).where(CallAttempt.external_id == "cdr-9")).one()
+        assert stored.dnc_request is True
+        # a third copy changes nothing more
+        third = service.record_calls(
+            session=s,
+            records=[_record(1, external_id="cdr-9", dnc_request=True, outcome="answered")],
+            source="import",
+            **WHO,
+        )
+        assert third.dnc_entries == 0 and len(dnc.internal_entries(session=s, number=N1)) == 1

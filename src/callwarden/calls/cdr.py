@@ -132,10 +132,20 @@ def parse(data: bytes | str, fmt: str, *, max_rows: int = bulk.MAX_ROWS) -> Pars
 _KNOWN = (*FIELDS, *ALIASES)
 
 
+# An ignored column that looks like a Do-Not-Call flag is refused, not ignored: a request
+# under another name must not vanish from the internal list (64.1200(d)(3)).
+_DNC_LIKE = re.compile(r"dnc|do_?not_?call|opt_?out|optout|unsubscribe|stop_?request")
+
+
 def parse_csv(data: bytes | str, *, max_rows: int = bulk.MAX_ROWS) -> Parsed:
     """Parse a CSV with a header row; unknown columns are ignored (and listed)."""
     read = bulk.read_rows(data, "csv", fields=_KNOWN, max_rows=max_rows)
     missing = _missing_columns(read.columns)
+    missing += [
+        RowError(1, name, f"column {name!r} looks like a Do-Not-Call flag: name it dnc_request")
+        for name in read.ignored
+        if _DNC_LIKE.search(name)
+    ]
     if missing:
         return Parsed([], [*read.errors, *missing], read.ignored)
     return _records(read, read.ignored)

@@ -298,11 +298,16 @@ def record_calls(
     seen_ext: set[str] = set()
     seen_dec: set[str] = set()
     plan: list[tuple[CallRecord, CallAttempt | None]] = []
+    # duplicates that carry a Do-Not-Call request: the request still counts (a CDR sent again
+    # once the agent's disposition is in must not lose it; 64.1200(d)(3))
+    late: list[tuple[CallRecord, dict[str, Any]]] = []
     for r in records:
         if r.external_id and (r.external_id in existing_ext or r.external_id in seen_ext):
             report.skipped.append(
                 {"line": r.line, "external_id": r.external_id, "reason": "already recorded"}
             )
+            if r.dnc_request:
+                late.append((r, report.skipped[-1]))
             continue
         row: CallAttempt | None = None
         if r.decision_id:
@@ -316,6 +321,8 @@ def record_calls(
                 report.skipped.append(
                     {"line": r.line, "decision_id": r.decision_id, "reason": "already recorded"}
                 )
+                if r.dnc_request:
+                    late.append((r, report.skipped[-1]))
                 continue
             errors.extend(_contradictions(r, row))
         if r.at is not None and r.at > now + FUTURE_SLACK:
@@ -350,6 +357,18 @@ def record_calls(
         if r.dnc_request:
             _record_dnc_request(session, row, source=source, actor=principal)
             report.dnc_entries += 1
+    for r, skipped in late:
+        key = (
+            CallAttempt.external_id == r.external_id
+            if r.external_id
+            else CallAttempt.decision_id == r.decision_id
+        )
+        stored = session.scalars(select(CallAttempt).where(key)).first()
+        if stored is not None and not stored.dnc_request:
+            stored.dnc_request = True
+            _record_dnc_request(session, stored, source=source, actor=principal)
+            report.dnc_entries += 1
+            skipped["reason"] = "already recorded; its Do-Not-Call request was applied"
     _audit_records(session, written, source=source, actor=actor, actor_role=actor_role)
     if len(records) > 1 or batch:
         audit.record(
@@ -471,14 +490,16 @@ def _record_dnc_request(
     # channel for this seller (rules.md §1.3: block voice and SMS at once).
     # imported here: the DNC service loads the registry index machinery (numba), which
     # commands that only read call history should not pay for
+    from callwarden.consent import service as consent
     from callwarden.dnc import service as dnc
 
     if row.channel == "sms":
-        how = "sms_keyword"
+        how, by = "sms_keyword", "sms"
     elif row.outcome == "answered":
-        how = "agent_disposition"
+        how, by = "agent_disposition", "agent"
     else:
-        how = "ivr"  # an abandoned call's recorded message offers a key-press opt-out
+        # an abandoned call's recorded message offers a key-press opt-out
+        how, by = "ivr", "ivr"
     dnc.add_internal(
         session=session,
         number=phone.parse_e164_int(row.number),
@@ -487,6 +508,22 @@ def _record_dnc_request(
         source=how,
         note=f"asked during call {row.id} at {row.at.isoformat()} (via {source})",
         actor=actor,
+    )
+    # The request also revokes consent for calls of this kind (any reasonable means,
+    # 64.1200(a)(10)): the internal list alone stops telemarketing, not an informational
+    # prerecorded call made on consent.
+    consent.record_revocation(
+        session=session,
+        cipher=None,
+        number=row.number,
+        received_at=min(row.at, utcnow()),
+        channel=by,
+        seller=row.seller,
+        scope=row.purpose,
+        message_channel=row.channel,
+        actor=actor.name,
+        actor_role=actor.role.value,
+        listed=True,
     )
 
 

@@ -581,7 +581,13 @@ def check_revocation(
 
 
 def _store_revocation(
-    *, session: Session, cipher: FieldCipher, item: RevocationInput, actor: str, actor_role: str
+    *,
+    session: Session,
+    cipher: FieldCipher | None,
+    item: RevocationInput,
+    actor: str,
+    actor_role: str,
+    listed: bool = False,
 ) -> RevocationOutcome:
     from callwarden.dnc import service as dnc
 
@@ -611,7 +617,7 @@ def _store_revocation(
         scope=item.scope,
         message_channel=item.message_channel,
         text=(
-            cipher.encrypt(item.text, context=_text_context(item.number))
+            _cipher(cipher).encrypt(item.text, context=_text_context(item.number))
             if item.text is not None
             else None
         ),
@@ -624,7 +630,7 @@ def _store_revocation(
     session.flush()
     changes.note(session, "consent", [row.number])
     entry_id = None
-    if item.scope in DNC_SCOPES:
+    if item.scope in DNC_SCOPES and not listed:
         entry = dnc.add_internal(
             session=session,
             number=phone.parse_e164_int(item.number),
@@ -659,10 +665,16 @@ def _store_revocation(
     return RevocationOutcome(True, row, item.verdict, entry_id, item.method, item.needs_review)
 
 
+def _cipher(cipher: FieldCipher | None) -> FieldCipher:
+    if cipher is None:  # a caller without the key may record only revocations without text
+        raise ValueError("a revocation with text needs the field cipher")
+    return cipher
+
+
 def record_revocation(
     *,
     session: Session,
-    cipher: FieldCipher,
+    cipher: FieldCipher | None,
     number: int,
     received_at: datetime,
     channel: str,
@@ -673,8 +685,13 @@ def record_revocation(
     method: str | None = None,
     actor: str,
     actor_role: str,
+    listed: bool = False,
 ) -> RevocationOutcome:
-    """Record a revocation (classifying any reply text); telemarketing scope adds internal DNC."""
+    """Record a revocation (classifying any reply text); telemarketing scope adds internal DNC.
+
+    `cipher` may be None for a revocation without text; `listed`: the caller has put the
+    number on the internal list itself (a call record's Do-Not-Call request).
+    """
     item = check_revocation(
         {
             "number": f"+{number}",
@@ -689,7 +706,12 @@ def record_revocation(
         now=utcnow(),
     )
     return _store_revocation(
-        session=session, cipher=cipher, item=item, actor=actor, actor_role=actor_role
+        session=session,
+        cipher=cipher,
+        item=item,
+        actor=actor,
+        actor_role=actor_role,
+        listed=listed,
     )
 
 
