@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -796,17 +796,7 @@ class AbandonmentPeriod:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
-        return {
-            "number": self.number,
-            "start": self.start,
-            "end": self.end,
-            "complete": self.complete,
-            "calls": self.calls,
-            "answered_by_person": self.answered_by_person,
-            "abandoned": self.abandoned,
-            "rate": self.rate,
-            "within_limit": self.within_limit,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -827,15 +817,7 @@ class RollingRate:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
-        return {
-            "start": self.start,
-            "end": self.end,
-            "calls": self.calls,
-            "answered_by_person": self.answered_by_person,
-            "abandoned": self.abandoned,
-            "rate": self.rate,
-            "within_limit": self.within_limit,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

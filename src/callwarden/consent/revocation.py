@@ -69,6 +69,13 @@ def _near(word: str, keyword: str) -> bool:
     return any(long_[:k] + long_[k + 1 :] == short for k in range(len(long_)))
 
 
+def _phrase(section: dict[str, Any], norm: str, basis: Basis, *, review: bool) -> Verdict | None:
+    for phrase in section["phrases"]:
+        if re.search(rf"(?<!\w){re.escape(_normalise(phrase))}(?!\w)", norm):
+            return Verdict(True, basis, phrase, section["citation"], section["confidence"], review)
+    return None
+
+
 def classify(text: str) -> Verdict:
     """Classify a reply; anything that might be a revocation is treated as one."""
     data = _data()
@@ -80,28 +87,12 @@ def classify(text: str) -> Verdict:
             return Verdict(
                 True, Basis.PER_SE, word, per_se["citation"], per_se["confidence"], False
             )
-    for phrase in reasonable["phrases"]:
-        if re.search(rf"(?<!\w){re.escape(_normalise(phrase))}(?!\w)", norm):
-            return Verdict(
-                True,
-                Basis.REASONABLE_PERSON,
-                phrase,
-                reasonable["citation"],
-                reasonable["confidence"],
-                False,
-            )
-    doubtful = data["uncertain"]
-    for phrase in doubtful["phrases"]:
-        if re.search(rf"(?<!\w){re.escape(_normalise(phrase))}(?!\w)", norm):
-            # Fail closed: honour it and flag it for a person to look at.
-            return Verdict(
-                True,
-                Basis.UNCERTAIN,
-                phrase,
-                doubtful["citation"],
-                doubtful["confidence"],
-                True,
-            )
+    # a doubtful phrase fails closed: honoured, and flagged for a person to look at
+    found = _phrase(reasonable, norm, Basis.REASONABLE_PERSON, review=False) or _phrase(
+        data["uncertain"], norm, Basis.UNCERTAIN, review=True
+    )
+    if found is not None:
+        return found
     tokens = squeezed.split()
     joined = " ".join(tokens)
     for word in per_se["words"]:
