@@ -463,3 +463,107 @@ def test_a_decision_request_needs_only_one_pooled_connection_at_a_time(
         for out in outs:
             event = s.get(AuditEvent, out["audit"]["event_id"])
             assert event is not None and event.subject == out["decision_id"]
+
+
+def test_a_replay_never_looks_ahead(gclient: TestClient, keys: Keys, cli_env) -> None:  # type: ignore[no-untyped-def]
+    """A future `as_of` would see today's reservations expired and reserve nothing: a way
+    around the caps. It is refused over HTTP (422, field as_of) and by `callwarden check`."""
+    ahead = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    r = gclient.post(
+        "/v1/decisions",
+        json={"number": CLEAN, "seller": "acme", "as_of": ahead},
+        headers=keys.headers(Role.DIALER),
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of", r.text
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    ok = gclient.post(
+        "/v1/decisions",
+        json={"number": CLEAN, "seller": "acme", "as_of": past, "caller_id": "+14045550199"},
+        headers=keys.headers(Role.DIALER),
+    )
+    assert ok.status_code == 200 and ok.json()["reservation"] is None
+    cli = subprocess.run(
+        [sys.executable, "-m", "callwarden", "check", f"+1{CLEAN}", "--seller", "acme",
+         "--as-of", "2099-01-01"],
+        env=cli_env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert cli.returncode == 2 and "as_of" in cli.stderr and "Traceback" not in cli.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("at", "9999-12-31T23:59:59+00:00"),
+        ("at", "0001-01-01T00:00:00+14:00"),
+        ("seller", "   "),
+    ],
+)
+def test_times_no_plan_holds_and_blank_sellers_are_refused(
+    gclient: TestClient, keys: Keys, field: str, value: str
+) -> None:
+    """A far-future time overflowed the reservation's expiry and denied a whole batch with
+    nothing logged; such input is now refused with its field, alone or in a batch."""
+    body = {"number": CLEAN, "seller": "acme", "at": AT, field: value}
+    one = gclient.post("/v1/decisions", json=body, headers=keys.headers(Role.DIALER))
+    assert one.status_code == 422 and one.json()["errors"][0]["field"] == field, one.text
+    good = {"number": CLEAN, "seller": "acme", "at": AT}
+    batch = gclient.post(
+        "/v1/decisions/batch",
+        json={"attempts": [good, body, good]},
+        headers=keys.headers(Role.DIALER),
+    )
+    assert batch.status_code == 422, batch.text
+    assert [e["field"] for e in batch.json()["errors"]] == [f"attempts.1.{field}"]
+
+
+def test_bodies_over_the_decision_limits_are_refused_413(gclient: TestClient, keys: Keys) -> None:
+    """An 80 MB body used to be read and parsed whole; the decision routes now refuse one
+    over their limit, whether it declares its length or streams without one."""
+    big = b'{"number": "' + b"4" * (70 << 10) + b'"}'
+    r = gclient.post("/v1/decisions", content=big, headers=keys.headers(Role.DIALER))
+    assert r.status_code == 413 and r.json()["field"] == "body"
+    huge = b'{"attempts": [' + b" " * (17 << 20) + b"]}"
+    r = gclient.post("/v1/decisions/batch", content=huge, headers=keys.headers(Role.DIALER))
+    assert r.status_code == 413
+    streamed = gclient.post(
+        "/v1/decisions",
+        content=iter([b'{"number": "', b"4" * (70 << 10), b'"}']),
+        headers=keys.headers(Role.DIALER),
+    )
+    assert streamed.status_code == 413
+    # a normal request still passes
+    assert gclient.post(
+        "/v1/decisions", json={"number": CLEAN, "seller": "acme", "at": AT},
+        headers=keys.headers(Role.DIALER),
+    ).status_code == 200  # fmt: skip
+
+
+def test_a_logged_internal_error_replays_as_a_logged_deny(gclient: TestClient, keys: Keys) -> None:
+    """Replaying a decision whose deciding failed answers (deny, internal_error) and logs
+    the replay, instead of a 500."""
+    from callwarden.gate.decide import Attempt
+
+    gate = gclient.app.state.gate  # type: ignore[attr-defined]
+    odd = Attempt(number=int("1" + CLEAN), at=datetime(1, 1, 1, tzinfo=UTC), channel="voice",
+                  purpose="telemarketing", technology="manual", seller="acme")  # fmt: skip
+    (rec,) = gate.decide_many([odd], actor="tests", actor_role="admin")
+    assert not rec.decision.allowed
+    assert [r.code for r in rec.decision.reasons] == ["internal_error"]
+    r = gclient.post(f"/v1/decisions/{rec.id}/replay", headers=keys.headers(Role.COMPLIANCE))
+    assert r.status_code == 200, r.text
+    replayed = r.json()["replayed"]
+    assert replayed["decision"] == "deny" and replayed["audit"]["event_id"]
+
+
+def test_a_reservation_counts_for_an_hour_after_its_planned_time(
+    gclient: TestClient, keys: Keys
+) -> None:
+    """A long call, or a call record sent at the end of the day, must not let the caps forget
+    the call after five minutes: an allowed attempt holds its reservation an hour past its
+    planned time unless a call record or a release arrives first."""
+    # tomorrow at noon in New York: inside every calling window whenever the test runs
+    at = (datetime.now(UTC) + timedelta(days=1)).replace(hour=17, minute=0, second=0, microsecond=0)
+    out = _decide(gclient, keys, number=CLEAN, caller_id="+14045550199", at=at.isoformat())
+    assert out["decision"] == "allow", out["reasons"]
+    expires = datetime.fromisoformat(out["reservation"]["expires_at"])
+    assert expires - at == timedelta(hours=1)

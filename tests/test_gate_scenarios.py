@@ -1467,6 +1467,13 @@ case(
 case(R, "2 earlier attempts: 3rd allowed", *prior(FL, _t_fl, HOUR, 2 * HOUR))
 case(
     R,
+    "the oldest of 3 exactly 24 hours earlier: still within 24 hours (conservative), denied",
+    *prior(FL, _t_fl, HOUR, 2 * HOUR, 24 * HOUR),
+    deny=(R,),
+    codes=CAP,
+)
+case(
+    R,
     "one of 3 earlier attempts 24h+1s old: allowed",
     *prior(FL, _t_fl, HOUR, 2 * HOUR, 24 * HOUR + SECOND),
 )
@@ -1732,7 +1739,26 @@ case(
     deny=(R,),
     codes=CAP,
 )
-case(R, "the older call 7 days ago is outside the period: allowed", *ma_calls(DAY, 7 * DAY))
+case(
+    R,
+    "the older call 7 days and 1 second ago is outside the period: allowed",
+    *ma_calls(DAY, 7 * DAY + SECOND),
+)
+case(
+    R,
+    "the older call 6 days 21 hours ago, a calendar day further back: a sliding 7 x 24 h "
+    "holds it (rules.md §0.5), denied",
+    *ma_calls(DAY, 6 * DAY + 21 * HOUR),
+    deny=(R,),
+    codes=CAP,
+)
+case(
+    R,
+    "the older call exactly 168 hours ago: inside on the conservative reading, denied",
+    *ma_calls(DAY, 7 * DAY),
+    deny=(R,),
+    codes=CAP,
+)
 case(R, "texts count too", *ma_calls(DAY, 2 * DAY, channel="sms"), deny=(R,), codes=CAP)
 
 R = "us-tcpa-exempt-prerecorded-3-in-30"
@@ -1756,8 +1782,15 @@ case(
 case(R, "2 calls: 3rd allowed", *prerecorded(2 * DAY, 10 * DAY))
 case(
     R,
-    "the oldest 30 days ago is outside the period: allowed",
-    *prerecorded(2 * DAY, 10 * DAY, 30 * DAY),
+    "the oldest 30 days and 1 second ago is outside the period: allowed",
+    *prerecorded(2 * DAY, 10 * DAY, 30 * DAY + SECOND),
+)
+case(
+    R,
+    "the oldest 29 days 2 hours ago: inside a sliding 30 x 24 h, denied",
+    *prerecorded(2 * DAY, 10 * DAY, 29 * DAY + 2 * HOUR),
+    deny=(R,),
+    codes=CAP,
 )
 case(
     R,

@@ -66,7 +66,7 @@ def test_one_pack_per_section_5_1_state_plus_federal_and_canada() -> None:
 def test_revisions_name_every_pack() -> None:
     """RuleSet.revisions: pack id → revision, for decision logs."""
     revisions = RULES.revisions
-    assert revisions["us-federal"] == "2026-11-29.1"
+    assert revisions["us-federal"] == "2026-11-29.2"
     # §5.1 states, federal, Canada, recording consent, the §5.2 list-only states, and Maine
     # (§17.B's other state facts)
     extra = {"us-recording-consent", "us-co", "us-in", "us-mo", "us-tn", "us-wy", "us-me"}

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -77,8 +78,9 @@ class DirectRoutes:
     the endpoint (exception middleware, exit stack, route matching, dependency solving).
     These endpoints take the raw request and check their own credential and body, so they
     need none of it. This sits inside every other middleware (the concurrency limit, the
-    body limit, the server-error handler still apply); a refusal gets the same answer as
-    from the exception handler, and any other error goes on to the server-error handler.
+    body limit `BodyLimit`, the server-error handler still apply); a refusal gets the same
+    answer as from the exception handler, and any other error goes on to the server-error
+    handler.
     """
 
     def __init__(self, app: Any, routes: Mapping[tuple[str, str], Endpoint]) -> None:
@@ -119,6 +121,80 @@ class ConcurrencyLimit:
             return
         async with self.slots:
             await self.app(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuse (413) a request body over its route's limit, before or while it is read.
+
+    The decision routes parse their bodies whole: without a limit an 80 MB body was read and
+    parsed before anything refused it. Routes not named here have their own limits (bulk
+    imports, `bulk.MAX_BODY`) or take large uploads (registry files).
+    """
+
+    def __init__(self, app: Any, limits: Mapping[str, int]) -> None:
+        self.app = app
+        self.limits = dict(limits)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        limit = self.limits.get(scope["path"]) if scope["type"] == "http" else None
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _refuse_large(send, limit)
+            return
+        seen, started = 0, False
+
+        async def counted() -> Any:  # a body sent without a length is counted as it comes
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sending)
+        except _TooLarge:
+            if started:
+                raise
+            await _refuse_large(send, limit)
+
+
+async def _refuse_large(send: Any, limit: int) -> None:
+    body = orjson.dumps(
+        {
+            "error": "too_large",
+            "message": f"the body is larger than {limit:,} bytes; split the batch",
+            "field": "body",
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+# one attempt is well under a kilobyte; a batch holds at most 10,000
+DECISION_BODY_LIMITS = {"/v1/decisions": 64 << 10, "/v1/decisions/batch": 16 << 20}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -167,6 +243,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # added first, so innermost: the concurrency limit (added next) wraps it
     app.add_middleware(DirectRoutes, routes={("POST", "/v1/decisions"): gate_api.create_decision})
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
+    # outermost of ours: a body over its limit is refused before it waits for a slot
+    app.add_middleware(BodyLimit, limits=DECISION_BODY_LIMITS)
     app.state.engine = engine
     app.state.session_factory = factory
     app.state.dnc = DncRuntime(settings=settings, session_factory=factory)

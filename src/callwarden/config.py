@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     audit_sequence_seconds: float = 1.0
     # An allowed attempt holds its place under every cap until a call record arrives or
     # this many seconds pass (then the dialer must ask again).
-    gate_reservation_seconds: int = 300
+    # how long an allowed attempt's reservation counts toward caps after its planned time when
+    # no call record or release arrives: long enough for a long call and a late CDR
+    gate_reservation_seconds: int = 3600
     # Extra rule-pack directories (company policy, stricter than the law), comma-separated.
     rule_pack_dirs: str = ""
     gate_batch_limit: int = 10_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -97,7 +97,10 @@ def check(
                 raise ValidationFailed(
                     f"not an ISO 8601 date or time: {as_of!r}", field="as_of"
                 ) from exc
-            replay_at = datetime.fromisoformat(f"{day.isoformat()}T23:59:59+00:00")
+            # ... or now, for today (a replay never looks ahead; a later day is refused)
+            end_of_day = datetime.fromisoformat(f"{day.isoformat()}T23:59:59+00:00")
+            now = datetime.now(UTC)
+            replay_at = min(end_of_day, now) if day == now.date() else end_of_day
     try:
         item = AttemptIn(
             number=number,

@@ -418,9 +418,10 @@ def _cap_count(rule: Rule, calls: Iterable[CallFact], a: Attempt, zones: Sequenc
     ]
     if cap.window_hours is not None:
         # Every window holding the attempt must stay within the cap, so attempts already
-        # reserved after it count too: (at - W, at + W).
+        # reserved after it count too: [at - W, at + W], both ends included (an attempt
+        # exactly W before is still "within 24 hours" on the conservative reading, §0.1).
         span = timedelta(hours=cap.window_hours)
-        return sum(1 for c in counted if abs(c.at - a.at) < span)
+        return sum(1 for c in counted if abs(c.at - a.at) <= span)
     assert cap.window_days is not None
     reach = cap.window_days - 1
     best = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -21,6 +22,11 @@ def _number(value: str) -> str:
         return phone.parse(value).e164
     except phone.InvalidPhoneNumber as exc:
         raise ValueError(f"not a valid phone number: {exc}") from exc
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(days=366)
+CLOCK_SKEW = timedelta(seconds=5)
 
 
 class AttemptIn(BaseModel):
@@ -50,6 +56,31 @@ class AttemptIn(BaseModel):
     )
 
     _v_number = field_validator("number")(_number)
+
+    @field_validator("seller")
+    @classmethod
+    def _seller(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the seller is blank")
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: datetime | None) -> datetime | None:
+        # a plan, not a date in another era: also keeps every derived time (reservation
+        # expiry, windows) representable
+        if value is not None and not EARLIEST <= value <= utcnow() + MAX_AHEAD:
+            raise ValueError(f"the proposed time must be from {EARLIEST:%Y} to one year ahead")
+        return value
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, value: datetime | None) -> datetime | None:
+        # a replay looks back: a future `as_of` would see today's reservations expired and
+        # reserve nothing, a way around the caps
+        if value is not None and not EARLIEST <= value <= utcnow() + CLOCK_SKEW:
+            raise ValueError("as_of must be a past moment (it replays what was known then)")
+        return value
 
     @field_validator("caller_id")
     @classmethod

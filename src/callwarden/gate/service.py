@@ -950,8 +950,8 @@ class Gate:
                 for decision_id, a, (d, f) in zip(decision_ids, b.attempts, b.results, strict=True):
                     held = b.reserve and d.allowed
                     # held from now until the planned time plus the grace period
-                    expires = max(b.now, a.at) + hold
-                    if held:
+                    expires = max(b.now, a.at) + hold if held else None
+                    if expires is not None:
                         held_now.append(
                             calls.Reservation(  # positional: one per allowed attempt
                                 decision_id,
@@ -979,7 +979,7 @@ class Gate:
                             revisions_for(d.rules_applied),
                             b.now,
                             b.known_at,
-                            expires if held else None,
+                            expires,
                             None,
                             None,
                         )
@@ -1094,7 +1094,11 @@ class Gate:
             rules = self._rules_for(session, original["revisions"])
         a = attempt_from_json(original["attempt"])
         f = facts_from_json(original["facts"])
-        d = decide(a, f, rules)
+        try:
+            d = decide(a, f, rules)
+        except Exception as exc:  # as in `_evaluate`: the replay denies and is logged
+            log.error("gate_replay_failed", error=repr(exc))
+            d = internal_error_decision(a, "internal error while deciding")
         rec = DecisionRecord(
             id=uuid7(),
             attempt=a,
