@@ -627,7 +627,9 @@ def decide(a: Attempt, facts: NumberFacts, gr: GateRules, fr: Frame | None = Non
             )
     if consent_used is not None:
         for rule in by_kind.get(RuleKind.REASSIGNED_NUMBERS, ()):
-            reason = _rnd_reason(gr, rule, consent_used, facts, a)
+            reason = _rnd_reason(
+                gr, rule, consent_used, facts, a, void=consent_used.id in consents.void
+            )
             if reason is not None:
                 reasons.append(reason)
 
@@ -869,15 +871,13 @@ def _missing_requirement(gr: GateRules, rule: Rule, a: Attempt, reasons: list[Re
 
 
 def _rnd_reason(
-    gr: GateRules, rule: Rule, consent: ConsentFact, facts: NumberFacts, a: Attempt
+    gr: GateRules, rule: Rule, consent: ConsentFact, facts: NumberFacts, a: Attempt, *, void: bool
 ) -> Reason | None:
     assert rule.max_result_age_days is not None
     consent_day = consent.given_at.astimezone(UTC).date()
     # A disconnection is permanent: a "yes" of any age, for the consent date or a later one,
-    # outweighs any later answer (`_disconnected_since`).
-    if any(r.result == "yes" for r in facts.rnd) and _disconnected_since(
-        consent_day, facts.rnd, a.at
-    ):
+    # outweighs any later answer (`void`: `_disconnected_since`, as `_consents` judged it).
+    if void:
         return _reason(
             gr,
             rule,
